@@ -238,8 +238,9 @@ case ${1:-} in
   build) cmd_build ;;
   up) cmd_up ;;
   down) cmd_down ;;
+  status) running kube-apiserver && running etcd ;;
   env) echo "export KUBECONFIG=$STATE/kubeconfig PATH=$BIN:\$PATH" ;;
   bin-dir) echo "$BIN" ;;
   kubeconfig) echo "$STATE/kubeconfig" ;;
-  *) echo "usage: $0 build|up|down|env|bin-dir|kubeconfig" >&2; exit 2 ;;
+  *) echo "usage: $0 build|up|down|status|env|bin-dir|kubeconfig" >&2; exit 2 ;;
 esac

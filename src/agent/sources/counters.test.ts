@@ -108,6 +108,8 @@ describe('CounterSource on a fixture tree', () => {
       procRoot: path.join(root, 'proc'),
       sysRoot: path.join(root, 'sys'),
       ethtool: false,
+      // Generous: a loaded CI machine can take seconds to start even a shell script.
+      ethtoolTimeoutMs: 20_000,
       now: () => (now += 1_000),
       ...extra,
     });
