@@ -53,14 +53,15 @@ check-generated: node_modules ## Fail if crds/ and the generated types have drif
 
 .PHONY: test
 test: node_modules typecheck lint check-generated test-unit test-integration ## Everything CI runs: static checks, unit tests, integration tests (root: real kernel and real API server).
+	@node scripts/test-summary.mjs .test-results/unit.json .test-results/integration.json
 
 .PHONY: test-unit
 test-unit: node_modules ## Unit tests (fakes allowed, no root needed).
-	vitest run --project unit
+	vitest run --project unit --reporter=default --reporter=json --outputFile.json=.test-results/unit.json
 
 .PHONY: test-integration
 test-integration: node_modules build cluster-build ## Integration tests on the real kernel and the real kube-apiserver (needs root).
-	vitest run --project integration
+	vitest run --project integration --reporter=default --reporter=json --outputFile.json=.test-results/integration.json
 
 ##@ Local control plane (built from Go source modules, cached in ~/.cache/dropwatch-operator)
 
