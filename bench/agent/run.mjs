@@ -125,6 +125,20 @@ async function modeBpftrace(port) {
   return { ...f, counted };
 }
 
+/** The tracepoint writing into a ring nobody reads: the floor any ring reader can reach. */
+async function modeEnabledNoReader(port) {
+  const inst = path.join(TRACEFS, 'instances', `dropwatch-bench-noreader-${process.pid}`);
+  mkdirSync(inst);
+  try {
+    writeFileSync(path.join(inst, 'events/skb/kfree_skb/enable'), '1');
+    const f = runFlood(port);
+    writeFileSync(path.join(inst, 'events/skb/kfree_skb/enable'), '0');
+    return f;
+  } finally {
+    execFileSync('rmdir', [inst]);
+  }
+}
+
 async function modeTracePipe(port) {
   const inst = path.join(TRACEFS, 'instances', `dropwatch-bench-textpipe-${process.pid}`);
   mkdirSync(inst);
@@ -160,6 +174,7 @@ async function modeTracePipe(port) {
 const haveBpftrace = spawnSync('bpftrace', ['--version']).status === 0;
 const modes = [
   ['none', modeNone],
+  ['tracepoint-no-reader', modeEnabledNoReader],
   ['agent', modeAgent],
   ...(haveBpftrace ? [['bpftrace', modeBpftrace]] : []),
   ['trace_pipe', modeTracePipe],

@@ -13,7 +13,7 @@ export function renderSnapshot(s: DropSnapshot, opts: { width?: number; maxSites
   const lines: string[] = [];
   const title = opts.title ?? 'dropwatch-operator snapshot';
   lines.push(`${title}: ${s.window.seconds.toFixed(1)} s window, kernel ${s.kernel.release}, drop source ${s.sources.drops}${s.sources.ignoredReasons.length ? `, ignoring ${s.sources.ignoredReasons.join(',')}` : ''}`);
-  if (s.sources.drops === 'counters-only') lines.push(`  note: no kernel drop sites (${s.sources.reason}); counters only`);
+  if (s.sources.drops === 'counters-only') lines.push(`  note: no kernel drop sites: ${s.sources.reason}`);
   lines.push(`total ${s.totals.drops} drops (${fmtRate(s.totals.dropsPerSecond)}/s), ${fmtRate(s.totals.actionableDropsPerSecond)}/s actionable`);
   lines.push('');
   const sites = s.drops.slice(0, opts.maxSites ?? 20);

@@ -23,6 +23,8 @@ export const CATALOGUE = {
   DWO_E_NO_KFREE_SKB: { kind: 'terminal', exitCode: 3, summary: 'The kernel has no skb:kfree_skb tracepoint (CONFIG_TRACEPOINTS or CONFIG_NET off).', fix: 'Use a kernel with tracepoints; the agent still reports NIC, softnet and snmp counters (use --source counters).' },
   DWO_E_UNKNOWN_REASON: { kind: 'terminal', exitCode: 2, summary: 'A drop reason name is not known to this kernel.', fix: 'Use a name from the kernel list printed with the error (without the SKB_DROP_REASON_ prefix).' },
   DWO_E_INTERFACE_NOT_FOUND: { kind: 'terminal', exitCode: 2, summary: 'A network interface to watch does not exist.', fix: 'Check the name with `ip link`; names are case-sensitive.' },
+  DWO_E_COUNTERS_UNREADABLE: { kind: 'transient', exitCode: 3, summary: 'A kernel counter file (/proc/net/*, /sys/class/net/*/statistics) could not be read; the rest of the snapshot is still reported.', fix: 'Mount procfs and sysfs of the host network namespace (in a container: hostNetwork and /sys).' },
+  DWO_E_ETHTOOL_FAILED: { kind: 'transient', exitCode: 3, summary: '`ethtool -S` failed or timed out for an interface; its driver counters are missing from the report.', fix: 'Most virtual devices have no driver statistics: ignore it for them. For a NIC, check that ethtool is installed and the driver supports -S.' },
   DWO_E_NO_TTY: { kind: 'terminal', exitCode: 2, summary: '`top` needs an interactive terminal.', fix: 'Run it in a terminal, or use `snapshot --json` from scripts.' },
   DWO_E_INTERNAL: { kind: 'terminal', exitCode: 70, summary: 'An unexpected internal error.', fix: 'Report it with the log output; the message has the details.' },
 } as const satisfies Record<string, CatalogueEntry>;

@@ -1,9 +1,9 @@
 // Integration tier, real kernel: counters move when we make drops, kallsyms resolves a real
 // address, and the probe describes this machine (tracefs writable, reason field, no hist
 // triggers on the CI kernel, so the hist source must refuse cleanly). Needs root.
-import dgram from 'node:dgram';
 import { access, readFile, readdir } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import { closedUdpPort, sendUdp } from './helpers/kernel.js';
 import { diffSnapshots } from '../../src/domain/counters.js';
 import { chooseDropSource } from '../../src/domain/probe.js';
 import { CounterSource } from '../../src/agent/sources/counters.js';
@@ -12,27 +12,6 @@ import { Kallsyms, formatSymbol } from '../../src/agent/sources/kallsyms.js';
 import { probeCapabilities } from '../../src/agent/sources/probe.js';
 
 const K = 300;
-
-/** A UDP port with nothing bound to it: bind to port 0, note the port, close. */
-async function closedPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  const { port } = s.address();
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
-async function sendDatagrams(port: number, n: number): Promise<void> {
-  const s = dgram.createSocket('udp4');
-  const payload = Buffer.from('dropwatch-operator integration test');
-  try {
-    for (let i = 0; i < n; i++) {
-      await new Promise<void>((resolve, reject) => s.send(payload, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
-    }
-  } finally {
-    await new Promise<void>((resolve) => s.close(() => resolve()));
-  }
-}
 
 describe('counters on the real kernel', () => {
   it('counts UDP datagrams to a closed port in Udp.NoPorts and on lo', async () => {
@@ -43,7 +22,7 @@ describe('counters on the real kernel', () => {
     expect(lo0).toBeDefined();
     expect(before.snapshot.softnet.length).toBeGreaterThan(0);
 
-    await sendDatagrams(await closedPort(), K);
+    await sendUdp('127.0.0.1', await closedUdpPort(), K);
 
     // Loopback delivery runs in softirq right after each send; allow a moment anyway.
     let after = await src.read();

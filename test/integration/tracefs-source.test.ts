@@ -3,12 +3,12 @@
 // that gets SIGTERM removes its instance. Everything created here is removed again.
 import { spawn } from 'node:child_process';
 import type { ChildProcessByStdio } from 'node:child_process';
-import dgram from 'node:dgram';
 import { existsSync, mkdirSync, readdirSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { closedUdpPort, sendUdp } from './helpers/kernel.js';
 import { TracefsDropSource, findTracefs } from '../../src/agent/sources/tracefs.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -16,26 +16,6 @@ const isRoot = process.getuid?.() === 0;
 const TRACEFS = isRoot ? findTracefs() : '/sys/kernel/tracing';
 const INSTANCES = path.join(TRACEFS, 'instances');
 const PREFIX = 'dropwatch-';
-
-/** A UDP port on 127.0.0.1 with nothing bound to it. */
-async function closedPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  const { port } = s.address();
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
-async function sendDatagrams(port: number, count: number): Promise<void> {
-  const s = dgram.createSocket('udp4');
-  try {
-    for (let i = 0; i < count; i++) {
-      await new Promise<void>((resolve, reject) => s.send(`drop ${i}`, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
-    }
-  } finally {
-    await new Promise<void>((resolve) => s.close(() => resolve()));
-  }
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -77,7 +57,7 @@ describe.skipIf(!isRoot)('TracefsDropSource on the real kernel', () => {
     expect(source.filter).toMatch(/^reason != \d+$/);
     expect(source.subBufferSize).toBeGreaterThanOrEqual(4096);
 
-    await sendDatagrams(await closedPort(), K);
+    await sendUdp('127.0.0.1', await closedUdpPort(), K);
 
     let noSocket = 0;
     let events = 0;
@@ -107,7 +87,7 @@ describe.skipIf(!isRoot)('TracefsDropSource on the real kernel', () => {
     const K = 3000;
     const source = await TracefsDropSource.open({ bufferSizeKb: 8, ignoreReasons: [] });
     sources.push(source);
-    await sendDatagrams(await closedPort(), K); // no polling meanwhile: the 8 KiB buffer overflows
+    await sendUdp('127.0.0.1', await closedUdpPort(), K); // no polling meanwhile: the 8 KiB buffer overflows
     let read = 0;
     for (let r = source.poll(); r.pages > 0; r = source.poll()) read += r.events;
     const lost = Number(source.lostEvents());

@@ -2,11 +2,12 @@
 // table of a dedicated tracefs instance; we read the table and diff it. Opened by the drop monitor
 // when the probe finds hist triggers (CONFIG_HIST_TRIGGERS); same poll() shape as the ring reader.
 import { readFileSync } from 'node:fs';
-import { access, appendFile, mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { KernelDropSample } from '../../domain/types.js';
 import { SourceError } from './errors.js';
 import { buildReasonFilter, findField, parseEventFormat, renderReason, type EventFormat } from './event-format.js';
+import { codeOf, exists } from './fs-util.js';
 
 /** One `{ key: value, ... } hitcount: N ...` line of a hist file, raw. */
 export interface HistEntry {
@@ -222,16 +223,6 @@ export interface HistDropSourceOptions {
   readonly pid?: number;
 }
 
-const codeOf = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? String(err);
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Builds the trigger. The location key uses `.hex`, not `.sym-offset`: the table is keyed by the

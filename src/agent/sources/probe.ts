@@ -8,6 +8,7 @@ import type { Capabilities } from '../../domain/types.js';
 import { ETHTOOL_DIRS, findEthtool } from './counters.js';
 import { findField, parseEventFormat } from './event-format.js';
 import { kallsymsVisibility } from './kallsyms.js';
+import { codeOf, exists } from './fs-util.js';
 
 /** Where the probe looks. Everything is injectable so tests run on fake trees. */
 export interface ProbeOptions {
@@ -33,16 +34,6 @@ export interface ProbeOptions {
 
 const TRACEFS_CANDIDATES = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
 
-const codeOf = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? String(err);
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Mount points of tracefs listed in <procRoot>/mounts (readable without privileges). */
 async function tracefsMounts(procRoot: string): Promise<string[]> {
