@@ -204,6 +204,10 @@ describe('CounterSource on a fixture tree', () => {
     const r2 = await src.read();
     expect(r2.problems).toEqual([]);
     const { readFile } = await import('node:fs/promises');
-    expect((await readFile(log, 'utf8')).trim().split('\n')).toEqual(['eth0', 'eth0', 'lo', 'eth0']);
+    // Interfaces are read in parallel, so only the number of calls per interface is fixed:
+    // eth0 on every read, lo once (its failure is remembered).
+    const calls = (await readFile(log, 'utf8')).trim().split('\n');
+    expect(calls.filter((c) => c === 'eth0')).toHaveLength(3);
+    expect(calls.filter((c) => c === 'lo')).toHaveLength(1);
   });
 });
