@@ -26,7 +26,7 @@ Options:
   --interface IF         interface whose counters to read, repeatable (default: all)
   --source S             auto | hist | tracefs | counters (default auto: the best this kernel has)
   --buffer-size-kb N     per-CPU ring size of our tracefs instance (default 2048)
-  --poll-interval-ms N   how often the ring is drained (default 50; 10x faster while busy)
+  --poll-interval-ms N   how often the ring is drained (default 25; faster while busy)
   --top N                sites to keep (default 50)
 
 Needs root (tracefs and kernel symbols). Without a kernel drop source, use --source counters.

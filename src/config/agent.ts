@@ -14,7 +14,7 @@ export const MonitorConfigSchema = z.object({
   /** Which kernel drop source to use: auto picks the best the probe finds. */
   source: z.enum(['auto', 'hist', 'tracefs', 'counters']).default('auto'),
   /** How often the ring buffer is drained, in milliseconds. */
-  pollIntervalMs: z.number().int().min(10).max(5000).default(50),
+  pollIntervalMs: z.number().int().min(10).max(5000).default(25),
   /** Per-CPU ring size of our tracefs instance, in KiB. */
   bufferSizeKb: z.number().int().min(4).max(1_048_576).default(2048),
   /** Drop reasons filtered out in the kernel. */
