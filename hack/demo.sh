@@ -34,6 +34,8 @@ step "Example policies (examples/)"
 kubectl apply --server-side -f examples/
 kubectl get dwp
 echo
+# The API server publishes a new CRD's OpenAPI schema a few seconds after it is Established.
+for _ in $(seq 1 30); do kubectl explain dropwatchpolicy.spec.thresholds >/dev/null 2>&1 && break; sleep 1; done
 kubectl explain dropwatchpolicy.spec.thresholds | sed -n '1,25p'
 
 step "This host: 5 s of kernel drops while a generator sends UDP to a closed port"
