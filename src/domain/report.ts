@@ -293,7 +293,9 @@ const OBJECT_NAME_MAX = 253;
 
 /** A report name that the API server would reject, with why. */
 export class ReportNameError extends Error {
-  readonly code = 'DWO_E_REPORT_NAME';
+  /** The catalogue code (src/runtime/errors.ts): a configuration value is not valid. */
+  readonly code = 'DWO_E_CONFIG';
+  readonly fix = 'Use a policy name of at most 40 characters and a node name short enough that <policy>.<node> fits in 253.';
   constructor(message: string) {
     super(message);
     this.name = 'ReportNameError';
