@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { closedUdpPort, sendUdp } from './helpers/kernel.js';
-import { TracefsDropSource, findTracefs } from '../../src/agent/sources/tracefs.js';
+import { TracefsDropSource, findTracefs, removeStaleInstances } from '../../src/agent/sources/tracefs.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const isRoot = process.getuid?.() === 0;
@@ -118,6 +118,21 @@ describe.skipIf(!isRoot)('TracefsDropSource on the real kernel', () => {
     expect(existsSync(dead)).toBe(false);
     expect(existsSync(live)).toBe(true);
     expect(existsSync(foreign)).toBe(true);
+  });
+
+  it('past the grace period removes idle instances of live-looking pids, never one in use', async () => {
+    // pid 1 is always alive here, as an agent's pid is inside its own container.
+    const idle = path.join(INSTANCES, `${PREFIX}1-0bad`);
+    mkdirSync(idle);
+    dirs.push(idle);
+    const busy = await TracefsDropSource.open({ bufferSizeKb: 64, ignoreReasons: [] });
+    sources.push(busy);
+    const removed = removeStaleInstances(TRACEFS, PREFIX, 0);
+    expect(removed).toContain(path.basename(idle));
+    expect(existsSync(idle)).toBe(false);
+    // The open source's instance has its files open: the kernel refuses (EBUSY) and it stays.
+    expect(removed).not.toContain(busy.instanceName);
+    expect(existsSync(busy.instancePath)).toBe(true);
   });
 
   it('a process that gets SIGTERM removes its instance', async () => {

@@ -148,6 +148,15 @@ export function statsLoss(stats: ReadonlyMap<string, number>): number {
   return sum;
 }
 
+/** Whether a directory was created more than `ms` ago (unknown age counts as old). */
+function olderThan(dir: string, ms: number): boolean {
+  try {
+    return Date.now() - statSync(dir).ctimeMs > ms;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether a process id is alive (a process we cannot signal counts as alive). */
 function pidAlive(pid: number): boolean {
   try {
@@ -163,11 +172,14 @@ function escapeRegExp(s: string): string {
 }
 
 /**
- * Removes instances `<prefix><pid>-<hex>` whose pid is not alive. Instances still held open
- * (EBUSY: a live reader, e.g. an agent in another pid namespace) are left alone.
+ * Removes instances `<prefix><pid>-<hex>` left by dead agents: those whose pid is not alive here,
+ * and those older than `graceMs` whatever their pid says (an agent in a container is often pid 1
+ * in its own namespace, so a pid that is alive here proves nothing). The kernel refuses to remove
+ * an instance whose files are open (EBUSY), so a live agent's instance always survives; the grace
+ * period covers the moment between another agent's mkdir and its first open.
  * @returns the names removed
  */
-export function removeStaleInstances(tracefsRoot: string, prefix: string = DEFAULT_PREFIX): string[] {
+export function removeStaleInstances(tracefsRoot: string, prefix: string = DEFAULT_PREFIX, graceMs = 60_000): string[] {
   const dir = path.join(tracefsRoot, 'instances');
   const pattern = new RegExp(`^${escapeRegExp(prefix)}(\\d+)-[0-9a-f]+$`);
   const removed: string[] = [];
@@ -181,7 +193,8 @@ export function removeStaleInstances(tracefsRoot: string, prefix: string = DEFAU
     const m = pattern.exec(name);
     if (!m) continue;
     const pid = Number(m[1]);
-    if (pid === process.pid || pidAlive(pid)) continue;
+    if (pid === process.pid) continue;
+    if (pidAlive(pid) && !olderThan(path.join(dir, name), graceMs)) continue;
     try {
       rmdirSync(path.join(dir, name));
       removed.push(name);
