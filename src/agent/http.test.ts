@@ -7,12 +7,12 @@ afterEach(async () => close?.());
 describe('agent http', () => {
   it('serves metrics, and healthz turns 503 when windows stop', async () => {
     let t = 1_000_000;
-    let last: number | undefined;
+    const seen: { last?: number } = {};
     const srv = await startAgentHttp({
       host: '127.0.0.1',
       port: 0,
       metrics: async () => 'dropwatch_up 1\n',
-      health: () => ({ lastWindowAt: last, pendingWrite: false, lastError: undefined, source: 'tracefs-ring' }),
+      health: () => ({ lastWindowAt: seen.last, pendingWrite: false, lastError: undefined, source: 'tracefs-ring' }),
       staleAfterMs: 30_000,
       now: () => t,
     });
@@ -20,7 +20,7 @@ describe('agent http', () => {
     const base = `http://127.0.0.1:${srv.port}`;
     expect(await (await fetch(`${base}/metrics`)).text()).toBe('dropwatch_up 1\n');
     expect((await fetch(`${base}/healthz`)).status).toBe(503);
-    last = t;
+    seen.last = t;
     const ok = await fetch(`${base}/healthz`);
     expect(ok.status).toBe(200);
     expect(await ok.json()).toMatchObject({ ok: true, source: 'tracefs-ring' });

@@ -25,6 +25,7 @@ Options:
   --reason R             record only this drop reason, repeatable (filtered in the kernel)
   --interface IF         interface whose counters to read, repeatable (default: all)
   --source S             auto | hist | tracefs | counters (default auto: the best this kernel has)
+  --tracefs-root DIR     where tracefs is mounted (default: found, or mounted at /sys/kernel/tracing)
   --buffer-size-kb N     per-CPU ring size of our tracefs instance (default 2048)
   --poll-interval-ms N   how often the ring is drained (default 25; faster while busy)
   --top N                sites to keep (default 50)
@@ -44,6 +45,7 @@ function parseFlags(argv: string[]) {
         reason: { type: 'string', multiple: true },
         interface: { type: 'string', multiple: true },
         source: { type: 'string' },
+        'tracefs-root': { type: 'string' },
         'buffer-size-kb': { type: 'string' },
         'poll-interval-ms': { type: 'string' },
         top: { type: 'string' },
@@ -69,6 +71,7 @@ function monitorConfig(values: ReturnType<typeof parseFlags>['values']): Monitor
     interfaces: values.interface ?? [],
   };
   if (values.source !== undefined) raw['source'] = values.source;
+  if (values['tracefs-root'] !== undefined) raw['tracefsRoot'] = values['tracefs-root'];
   const buf = num('buffer-size-kb', values['buffer-size-kb']);
   if (buf !== undefined) raw['bufferSizeKb'] = buf;
   const poll = num('poll-interval-ms', values['poll-interval-ms']);
