@@ -83,4 +83,16 @@ describe('Publisher', () => {
     expect(p.hasPending).toBe(false);
     expect(written.reduce((s, r) => s + total(r), 0)).toBe(offered);
   });
+
+  it('flush writes the pending summary at once, ignoring the change test and the backoff', async () => {
+    const { clock, written, p } = setup(1);
+    await clock.advance(15_000);
+    expect((await p.offer(windowAt(clock, 15, 100))).kind).toBe('failed');
+    await clock.advance(1000);
+    expect((await p.offer(windowAt(clock, 1, 7))).kind).toBe('backing-off');
+    expect(await p.flush()).toMatchObject({ kind: 'written', reason: 'final' });
+    expect(written.map(total)).toEqual([107]);
+    expect(p.hasPending).toBe(false);
+    expect((await p.flush()).kind).toBe('skipped');
+  });
 });

@@ -40,7 +40,7 @@ export interface PublisherOptions {
 }
 
 export type PublishResult =
-  | { readonly kind: 'written'; readonly reason: 'first' | 'material' | 'heartbeat'; readonly windowSeconds: number }
+  | { readonly kind: 'written'; readonly reason: 'first' | 'material' | 'heartbeat' | 'final'; readonly windowSeconds: number }
   | { readonly kind: 'skipped' }
   | { readonly kind: 'failed'; readonly error: DwoError; readonly retryInMs: number }
   | { readonly kind: 'backing-off'; readonly retryInMs: number };
@@ -102,6 +102,26 @@ export class Publisher {
     this.lastWriteAt = now;
     this.pending = undefined;
     return this.report({ kind: 'written', reason, windowSeconds });
+  }
+
+  /**
+   * Writes the pending summary now, whatever the change test and the backoff say: the last
+   * attempt before the agent exits. Never throws; a failure leaves the summary pending.
+   */
+  async flush(): Promise<PublishResult> {
+    if (this.pending === undefined) return this.report({ kind: 'skipped' });
+    const now = this.opts.clock.now();
+    const status = toReportStatus(this.pending, this.meta(now));
+    try {
+      await this.sink.write({ name: this.name, policy: this.opts.policy, nodeName: this.opts.nodeName, status });
+    } catch (err) {
+      return this.report({ kind: 'failed', error: toDwoError(err), retryInMs: 0 });
+    }
+    const windowSeconds = this.pending.window.seconds;
+    this.lastWritten = status;
+    this.lastWriteAt = now;
+    this.pending = undefined;
+    return this.report({ kind: 'written', reason: 'final', windowSeconds });
   }
 
   private meta(now: number): ReportMeta {

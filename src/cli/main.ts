@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // The `dropwatch-operator` command: `snapshot` (one window, text or JSON) and `top` (live view)
-// on one host, no Kubernetes needed. Parses flags, validates them once, and runs the monitor.
+// on one host, no Kubernetes needed, and `agent` (publish mode, run by the operator's DaemonSet).
+// Parses flags, validates them once, and runs the monitor or the agent.
 import { parseArgs } from 'node:util';
 import { parseMonitorConfig, type MonitorConfig } from '../config/agent.js';
 import { CATALOGUE, DwoError, toDwoError } from '../runtime/errors.js';
 import { DropMonitor } from '../agent/monitor.js';
 import { renderSnapshot } from './render.js';
 import { runTop } from './top.js';
+import { AGENT_HELP, AGENT_OPTIONS, AGENT_USAGE, agentCommand } from './agent.js';
 import { onShutdown, runShutdown } from '../runtime/shutdown.js';
 
 export const VERSION = '0.1.0';
@@ -16,8 +18,10 @@ const HELP = `dropwatch-operator ${VERSION}: where is this host losing packets, 
 Usage:
   dropwatch-operator snapshot [--seconds N] [--json] [options]   one window of drops
   dropwatch-operator top [options]                               live view, refreshed each second (q quits)
+${AGENT_USAGE}
   dropwatch-operator version
 
+${AGENT_HELP}
 Options:
   --seconds N            window length for snapshot (default 5)
   --json                 print the snapshot as JSON (the node report body)
@@ -50,6 +54,7 @@ function parseFlags(argv: string[]) {
         'poll-interval-ms': { type: 'string' },
         top: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        ...AGENT_OPTIONS,
       },
     });
   } catch (err) {
@@ -124,6 +129,9 @@ export async function main(argv: string[]): Promise<number> {
     case 'snapshot':
       await snapshot(values);
       return 0;
+    case 'agent':
+      await agentCommand(values, VERSION);
+      return 0;
     case 'top': {
       const m = await startMonitor(monitorConfig(values));
       try {
@@ -134,7 +142,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      throw new DwoError('DWO_E_USAGE', `unknown command "${cmd}"`, { fix: 'Commands: snapshot, top, version. See --help.' });
+      throw new DwoError('DWO_E_USAGE', `unknown command "${cmd}"`, { fix: 'Commands: snapshot, top, agent, version. See --help.' });
   }
 }
 
