@@ -10,6 +10,7 @@ import { renderSnapshot } from './render.js';
 import { runTop } from './top.js';
 import { AGENT_HELP, AGENT_OPTIONS, AGENT_USAGE, agentCommand } from './agent.js';
 import { onShutdown, runShutdown } from '../runtime/shutdown.js';
+import { operatorCommand } from '../operator/main.js';
 
 export const VERSION = '0.1.0';
 
@@ -19,6 +20,7 @@ Usage:
   dropwatch-operator snapshot [--seconds N] [--json] [options]   one window of drops
   dropwatch-operator top [options]                               live view, refreshed each second (q quits)
 ${AGENT_USAGE}
+  dropwatch-operator operator --namespace NS --agent-image IMG [...]   the policy controller (operator --help)
   dropwatch-operator version
 
 ${AGENT_HELP}
@@ -116,6 +118,8 @@ async function snapshot(values: ReturnType<typeof parseFlags>['values']): Promis
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // The operator has flags of its own, parsed by src/operator/main.ts.
+  if (argv[0] === 'operator') return operatorCommand(argv.slice(1), VERSION);
   const { values, positionals } = parseFlags(argv);
   const cmd = positionals[0];
   if (values.help || cmd === undefined || cmd === 'help') {
