@@ -14,6 +14,7 @@ import { DropWatchNodeReportResource, DropWatchPolicyResource, type DropSite, ty
 import { createKubeClients, isNotFound, type KubeClients } from '../../src/k8s/client.js';
 import { ensureCluster, repoRoot, type Cluster } from './cluster.js';
 import { cliPath, closedUdpPort, ourInstances, sendUdp } from './helpers/kernel.js';
+import { eventually } from './helpers/wait.js';
 
 const POLICY = 'agentpub';
 const NODE = 'agentpub-node';
@@ -23,22 +24,6 @@ let cluster: Cluster;
 let clients: KubeClients;
 let tmp: string;
 let agent: ChildProcess | undefined;
-
-/** Polls `fn` until it returns something truthy; fails with `what` after `timeoutMs`. */
-async function eventually<T>(what: string, timeoutMs: number, fn: () => T | Promise<T>, everyMs = 100): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 /** A TCP proxy in front of the API server that the test can take down (connections refused) and bring back. */
 class Proxy {

@@ -18,6 +18,7 @@ import { Informer, type InformerReason, type InformerStatus } from '../../src/k8
 import { LeaderElector } from '../../src/k8s/leader.js';
 import { DwoError } from '../../src/runtime/errors.js';
 import { ensureCluster, repoRoot, type Cluster } from './cluster.js';
+import { eventually } from './helpers/wait.js';
 
 const NS = 'dwo-k8s-layer';
 const LABEL = 'dropwatch.dev/test';
@@ -28,22 +29,6 @@ const POLICY = 'dwo-k8s-layer-policy';
 let cluster: Cluster;
 let clients: KubeClients;
 let tmp: string;
-
-/** Polls `fn` until it returns something truthy; fails with `what` after `timeoutMs`. */
-async function eventually<T>(what: string, timeoutMs: number, fn: () => T | Promise<T>): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** A TCP proxy in front of the API server whose connections the test can break or freeze. */
 class FaultyProxy {

@@ -12,6 +12,7 @@ import type { DropWatchNodeReportStatus } from '../../src/api/generated/types.js
 import { parseOperatorConfig } from '../../src/config/operator.js';
 import { runOperator, type RunningOperator } from '../../src/operator/main.js';
 import { ensureCluster, repoRoot, type Cluster } from './cluster.js';
+import { eventually } from './helpers/wait.js';
 
 const NS = 'dwo-operator-test';
 const TEST_LABEL = 'dwo-test';
@@ -27,21 +28,6 @@ let cluster: Cluster;
 let tmp: string;
 const operators: RunningOperator[] = [];
 const suiteStart = Math.floor(Date.now() / 1000) * 1000;
-
-async function eventually<T>(what: string, timeoutMs: number, fn: () => T | Promise<T>, everyMs = 100): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 async function getJson<T>(...args: string[]): Promise<T> {
   return JSON.parse(await cluster.kubectl(['get', ...args, '-o', 'json'])) as T;
