@@ -16,7 +16,7 @@ help: ## Show this help.
 ##@ Main job
 
 .PHONY: demo
-demo: node_modules build ## Bring up the local control plane, install the CRDs and examples, show the policies and a live drop snapshot of this host.
+demo: node_modules build ## The whole story: local control plane, CRDs, operator, a policy, the agent on this host, real drops, the describe output.
 	bash hack/demo.sh
 
 ##@ Development
@@ -80,8 +80,12 @@ cluster-down: ## Stop the local control plane.
 ##@ Benchmarks (separate from tests; machines here are noisy, so results are ratios from one run)
 
 .PHONY: bench
-bench: bench-agent ## All benchmarks.
+bench: bench-agent bench-operator ## All benchmarks.
 
 .PHONY: bench-agent
 bench-agent: node_modules build ## Drop flood: no monitoring vs our agent vs bpftrace vs a text trace_pipe reader (needs root).
 	node bench/agent/run.mjs
+
+.PHONY: bench-operator
+bench-operator: node_modules build cluster-build ## Operator at fleet scale: N kwok nodes, simulated agents' reports, CPU/RSS, API writes/s, spike-to-Event latency (BENCH_NODES, default 1000).
+	node bench/operator/run.mjs
