@@ -6,7 +6,6 @@
 // re-created. SIGTERM must exit 0 and remove the agent's tracefs instance. Needs root and `npx tsc -p tsconfig.build.json` first (it runs dist/).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +14,7 @@ import { createKubeClients, isNotFound, type KubeClients } from '../../src/k8s/c
 import { ensureCluster, repoRoot, type Cluster } from './cluster.js';
 import { cliPath, closedUdpPort, ourInstances, sendUdp } from './helpers/kernel.js';
 import { eventually } from './helpers/wait.js';
+import { FaultyProxy } from './helpers/faulty-proxy.js';
 
 const POLICY = 'agentpub';
 const NODE = 'agentpub-node';
@@ -24,44 +24,6 @@ let cluster: Cluster;
 let clients: KubeClients;
 let tmp: string;
 let agent: ChildProcess | undefined;
-
-/** A TCP proxy in front of the API server that the test can take down (connections refused) and bring back. */
-class Proxy {
-  private server: net.Server | undefined;
-  private readonly sockets = new Set<net.Socket>();
-  port = 0;
-
-  constructor(private readonly targetPort: number) {}
-
-  async listen(): Promise<void> {
-    const server = net.createServer((client) => {
-      const upstream = net.connect(this.targetPort, '127.0.0.1');
-      this.sockets.add(client).add(upstream);
-      const drop = (): void => {
-        client.destroy();
-        upstream.destroy();
-        this.sockets.delete(client);
-        this.sockets.delete(upstream);
-      };
-      client.on('error', drop).on('close', drop);
-      upstream.on('error', drop).on('close', drop);
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
-    this.port = (server.address() as net.AddressInfo).port;
-    this.server = server;
-  }
-
-  async down(): Promise<void> {
-    const s = this.server;
-    this.server = undefined;
-    const closed = new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()));
-    for (const sock of this.sockets) sock.resetAndDestroy();
-    this.sockets.clear();
-    await closed;
-  }
-}
 
 /** One pino line of the agent. */
 interface LogLine {
@@ -121,7 +83,7 @@ afterAll(async () => {
 
 describe('dropwatch-operator agent', () => {
   it('publishes drops, serves metrics, survives an API outage without losing counts, and exits cleanly', { timeout: 240_000 }, async () => {
-    const proxy = new Proxy(apiServerPort());
+    const proxy = new FaultyProxy(apiServerPort());
     await proxy.listen();
     const kubeconfig = path.join(tmp, 'kubeconfig');
     writeFileSync(kubeconfig, readFileSync(cluster.kubeconfig, 'utf8').replace(/server: https:\/\/127\.0\.0\.1:\d+/, `server: https://127.0.0.1:${proxy.port}`));

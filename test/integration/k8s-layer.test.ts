@@ -5,7 +5,6 @@
 // Watch faults are made for real: the informers talk through a TCP proxy the test can reset,
 // close or freeze, so the client sees genuine socket errors and silent connections.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { V1ConfigMap } from '@kubernetes/client-node';
@@ -19,6 +18,7 @@ import { LeaderElector } from '../../src/k8s/leader.js';
 import { DwoError } from '../../src/runtime/errors.js';
 import { ensureCluster, repoRoot, type Cluster } from './cluster.js';
 import { eventually } from './helpers/wait.js';
+import { FaultyProxy } from './helpers/faulty-proxy.js';
 
 const NS = 'dwo-k8s-layer';
 const LABEL = 'dropwatch.dev/test';
@@ -29,78 +29,6 @@ const POLICY = 'dwo-k8s-layer-policy';
 let cluster: Cluster;
 let clients: KubeClients;
 let tmp: string;
-
-/** A TCP proxy in front of the API server whose connections the test can break or freeze. */
-class FaultyProxy {
-  private server: net.Server | undefined;
-  private readonly pairs = new Set<{ client: net.Socket; upstream: net.Socket }>();
-  private readonly frozen = new Set<{ client: net.Socket; upstream: net.Socket }>();
-  port = 0;
-
-  constructor(private readonly targetPort: number) {}
-
-  async listen(): Promise<void> {
-    const server = net.createServer((client) => {
-      const upstream = net.connect(this.targetPort, '127.0.0.1');
-      const pair = { client, upstream };
-      this.pairs.add(pair);
-      const drop = (): void => {
-        client.destroy();
-        upstream.destroy();
-        this.pairs.delete(pair);
-      };
-      client.on('error', drop).on('close', drop);
-      upstream.on('error', drop).on('close', drop);
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
-    this.port = (server.address() as net.AddressInfo).port;
-    this.server = server;
-  }
-
-  /** Resets every open connection (the client sees a socket error mid-stream). */
-  resetAll(): void {
-    for (const { client, upstream } of this.pairs) {
-      client.resetAndDestroy();
-      upstream.destroy();
-    }
-    this.pairs.clear();
-  }
-
-  /** Refuses new connections and resets the open ones: the API server looks down. */
-  async down(): Promise<void> {
-    const s = this.server;
-    this.server = undefined;
-    // close() resolves once every connection is gone, so reset them after asking it to close.
-    const closed = new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()));
-    this.resetAll();
-    await closed;
-  }
-
-  /** Open connections stop moving bytes but stay open: a silent stall. New ones work. */
-  freezeOpen(): number {
-    for (const { client, upstream } of this.pairs) {
-      client.unpipe(upstream);
-      upstream.unpipe(client);
-      client.pause();
-      upstream.pause();
-    }
-    const n = this.pairs.size;
-    for (const p of this.pairs) this.frozen.add(p);
-    this.pairs.clear(); // connections made from now on are not frozen
-    return n;
-  }
-
-  async close(): Promise<void> {
-    for (const { client, upstream } of this.frozen) {
-      client.destroy();
-      upstream.destroy();
-    }
-    this.frozen.clear();
-    await this.down();
-  }
-}
 
 function configMap(name: string, data: Record<string, string>): V1ConfigMap & ApplyObject {
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: NS, labels: { [LABEL]: LABEL_VALUE } }, data };
