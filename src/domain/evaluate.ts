@@ -2,18 +2,15 @@
 // metrics on one node's report and steps a small state machine. Pure; the operator's policy
 // reconciler calls it for every matching node and turns the transitions into Events.
 import type { DropLayer, DropWatchNodeReportStatus, DropWatchPolicySpec, ThresholdMatch, ThresholdMetric } from '../api/generated/types.js';
+import { DomainConfigError } from './errors.js';
 
 // ---------------------------------------------------------------------------------------------
 // Durations
 
 /** A duration string that is not a Go-style duration. */
-export class DurationError extends Error {
-  /** The catalogue code (src/runtime/errors.ts): a configuration value is not valid. */
-  readonly code = 'DWO_E_CONFIG';
-  readonly fix = 'Write the duration as a number and a unit, e.g. 500ms, 30s, 1m30s or 2h.';
+export class DurationError extends DomainConfigError {
   constructor(message: string) {
-    super(message);
-    this.name = 'DurationError';
+    super('DurationError', message, 'Write the duration as a number and a unit, e.g. 500ms, 30s, 1m30s or 2h.');
   }
 }
 
@@ -70,13 +67,9 @@ export interface CompiledThreshold {
 }
 
 /** A threshold the domain cannot evaluate; the message names it. */
-export class ThresholdError extends Error {
-  /** The catalogue code (src/runtime/errors.ts): a configuration value is not valid. */
-  readonly code = 'DWO_E_CONFIG';
-  readonly fix = 'Correct the named threshold in spec.thresholds; the message says what is wrong.';
+export class ThresholdError extends DomainConfigError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ThresholdError';
+    super('ThresholdError', message, 'Correct the named threshold in spec.thresholds; the message says what is wrong.');
   }
 }
 

@@ -12,6 +12,7 @@ import type {
 } from '../api/generated/types.js';
 import type { DropSnapshot } from './snapshot.js';
 import { LAYERS, type Layer } from './types.js';
+import { DomainConfigError } from './errors.js';
 
 /** Bounds from crds/dropwatch.dev_dropwatchnodereports.yaml; the API server rejects anything longer. */
 export const REPORT_LIMITS = {
@@ -292,13 +293,9 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0
 const OBJECT_NAME_MAX = 253;
 
 /** A report name that the API server would reject, with why. */
-export class ReportNameError extends Error {
-  /** The catalogue code (src/runtime/errors.ts): a configuration value is not valid. */
-  readonly code = 'DWO_E_CONFIG';
-  readonly fix = 'Use a policy name of at most 40 characters and a node name short enough that <policy>.<node> fits in 253.';
+export class ReportNameError extends DomainConfigError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ReportNameError';
+    super('ReportNameError', message, 'Use a policy name of at most 40 characters and a node name short enough that <policy>.<node> fits in 253.');
   }
 }
 

@@ -2,7 +2,7 @@
 // optimistic concurrency on resourceVersion, expiry judged by when *we* saw the record change
 // (no cross-host clock comparison), renew deadline shorter than the lease, and a release on
 // shutdown so a standby takes over at once. The operator's main runs its controllers under it.
-import { V1MicroTime, type V1Lease } from '@kubernetes/client-node';
+import { V1MicroTime, type V1Lease, type V1LeaseSpec } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../runtime/clock.js';
 import { callOptions, isNotFound, kubeCall, type KubeClients } from './client.js';
 
@@ -210,34 +210,34 @@ export class LeaderElector {
       const mine = holder === identity;
       if (holder !== '' && !mine && this.clock.now() < this.observedAt + this.observedDurationMs) return 'held';
       const acquireTime = mine && spec.acquireTime !== undefined ? new V1MicroTime(new Date(spec.acquireTime).getTime()) : now;
-      const updated = await kubeCall(`update Lease ${namespace}/${name}`, () =>
-        api.replaceNamespacedLease(
-          {
-            name,
-            namespace,
-            body: {
-              apiVersion: 'coordination.k8s.io/v1',
-              kind: 'Lease',
-              // resourceVersion makes this a compare-and-swap: a concurrent writer gets 409.
-              metadata: { ...current.metadata, name, namespace },
-              spec: {
-                holderIdentity: identity,
-                leaseDurationSeconds: durationSeconds,
-                acquireTime,
-                renewTime: now,
-                leaseTransitions: (spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
-              },
-            },
-          },
-          options,
-        ),
-      );
+      const updated = await this.replaceLease('update', current, {
+        holderIdentity: identity,
+        leaseDurationSeconds: durationSeconds,
+        acquireTime,
+        renewTime: now,
+        leaseTransitions: (spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
+      });
       this.observe(updated);
       return 'acquired';
     } catch (err) {
       this.o.onError?.(err);
       return 'failed';
     }
+  }
+
+  /**
+   * Replaces the Lease with a new spec. Sending the read object's resourceVersion makes this a
+   * compare-and-swap: a concurrent writer gets 409.
+   */
+  private replaceLease(action: 'update' | 'release', current: V1Lease, spec: V1LeaseSpec): Promise<V1Lease> {
+    const { namespace, name } = this.o;
+    const options = callOptions({ timeoutMs: this.requestTimeoutMs });
+    return kubeCall(`${action} Lease ${namespace}/${name}`, () =>
+      this.o.clients.coordination.replaceNamespacedLease(
+        { name, namespace, body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { ...current.metadata, name, namespace }, spec } },
+        options,
+      ),
+    );
   }
 
   /** Empties the holder (if it is still us) with a 1 s duration, as client-go does on release. */
@@ -249,21 +249,7 @@ export class LeaderElector {
       const current = await kubeCall(`read Lease ${namespace}/${name}`, () => api.readNamespacedLease({ name, namespace }, options));
       if ((current.spec?.holderIdentity ?? '') !== identity) return;
       const now = new V1MicroTime(this.clock.now());
-      await kubeCall(`release Lease ${namespace}/${name}`, () =>
-        api.replaceNamespacedLease(
-          {
-            name,
-            namespace,
-            body: {
-              apiVersion: 'coordination.k8s.io/v1',
-              kind: 'Lease',
-              metadata: { ...current.metadata, name, namespace },
-              spec: { holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaseTransitions: current.spec?.leaseTransitions ?? 0 },
-            },
-          },
-          options,
-        ),
-      );
+      await this.replaceLease('release', current, { holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaseTransitions: current.spec?.leaseTransitions ?? 0 });
     } catch (err) {
       // The lease then simply expires; a standby waits leaseDuration instead.
       this.o.onError?.(err);

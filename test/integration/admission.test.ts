@@ -12,6 +12,7 @@ import { createKubeClients } from '../../src/k8s/client.js';
 import { KubeReportSink } from '../../src/k8s/report-sink.js';
 import { DwoError } from '../../src/runtime/errors.js';
 import { ensureCluster, repoRoot, type Cluster } from './cluster.js';
+import { waitFor } from './helpers/wait.js';
 
 const AGENT_NS = 'dropwatch-system';
 const AGENT_SA = 'dropwatch-agent';
@@ -94,16 +95,6 @@ const crossNodeMessage = (writer: string, target: string) =>
 async function reportExists(node: string): Promise<boolean> {
   const r = await c.kubectlResult(['get', 'dropwatchnodereports', reportName(node), '-o', 'name']);
   return r.code === 0;
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
 }
 
 const fixtures = `

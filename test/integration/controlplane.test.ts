@@ -3,6 +3,7 @@
 // manager creates the pods, the scheduler binds them, kwok runs them).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureCluster, type Cluster } from './cluster.js';
+import { waitFor } from './helpers/wait.js';
 
 const ns = 'dwo-cp-test';
 let c: Cluster;
@@ -17,16 +18,6 @@ metadata:
 spec:
   taints: ${taints}
 `;
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 describe('local control plane', () => {
   beforeAll(async () => {

@@ -16,3 +16,14 @@ export async function eventually<T>(what: string, timeoutMs: number, fn: () => T
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** Polls `fn` every 500 ms until it returns something other than undefined; fails after `timeoutMs`. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
