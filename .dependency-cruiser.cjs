@@ -13,6 +13,11 @@ module.exports = {
       from: { path: '^src/operator' }, to: { path: '^src/agent' } },
     { name: 'only-k8s-uses-client', severity: 'error', comment: 'only src/k8s talks to the API server',
       from: { path: '^src', pathNot: '^src/k8s' }, to: { path: '@kubernetes/client-node' } },
+    { name: 'plugin-layers', severity: 'error',
+      comment: 'the kubectl plugin reads through src/k8s and computes with domain; of the CLI it shares only the table helpers (cli/render.ts)',
+      from: { path: '^src/plugin' }, to: { path: '^src/', pathNot: ['^src/(plugin|domain|runtime|k8s|api)/', '^src/cli/render\\.ts$'] } },
+    { name: 'only-entry-imports-plugin', severity: 'error', comment: 'the plugin is an entrypoint: only src/cli/kubectl-dropwatch.ts runs it',
+      from: { path: '^src', pathNot: ['^src/plugin/', '^src/cli/kubectl-dropwatch\\.ts$'] }, to: { path: '^src/plugin/' } },
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
   ],
   options: {

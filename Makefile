@@ -42,7 +42,7 @@ lint: node_modules ## ESLint plus the layer rules (dependency-cruiser).
 	depcruise src --config .dependency-cruiser.cjs --output-type err
 
 .PHONY: generate
-generate: node_modules ## Regenerate the TypeScript API types from crds/.
+generate: node_modules ## Regenerate the TypeScript API types and docs/policy-reference.md from crds/.
 	npm run --silent generate
 
 .PHONY: check-generated
@@ -66,8 +66,9 @@ test-integration: node_modules build cluster-build ## Integration tests on the r
 ##@ Local control plane (built from Go source modules, cached in ~/.cache/dropwatch-operator)
 
 .PHONY: cluster-build
-cluster-build: ## Build etcd, kube-apiserver, controller-manager, scheduler, kubectl, kwok, helm (cold: minutes; cached after).
+cluster-build: ## Build etcd, kube-apiserver, controller-manager, scheduler, kubectl, kwok, helm, promtool, prometheus (cold: minutes; cached after).
 	bash $(CONTROLPLANE) build
+	bash hack/prometheus.sh build
 
 .PHONY: cluster-up
 cluster-up: ## Start the local control plane on loopback; prints the KUBECONFIG to use.

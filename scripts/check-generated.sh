@@ -20,4 +20,6 @@ fi
 if [ "$status" != 0 ]; then
   echo "check-generated: src/api/generated is out of date with crds/; run 'npm run generate' and commit the result" >&2
 fi
+node scripts/gen-policy-reference.mjs --check || { echo "check-generated: docs/policy-reference.md is out of date with crds/; run 'make generate' (node scripts/gen-policy-reference.mjs) and commit it" >&2; status=1; }
+diff -r crds charts/dropwatch-operator/files/crds >&2 || { echo "check-generated: the Helm chart's copy of the CRDs differs from crds/; run 'cp crds/*.yaml charts/dropwatch-operator/files/crds/'" >&2; status=1; }
 exit "$status"

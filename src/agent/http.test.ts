@@ -5,7 +5,7 @@ let close: (() => Promise<void>) | undefined;
 afterEach(async () => close?.());
 
 describe('agent http', () => {
-  it('serves metrics, and healthz turns 503 when windows stop', async () => {
+  it('serves metrics; healthz is 200 until the first window is overdue, then 503 when windows stop', async () => {
     let t = 1_000_000;
     const seen: { last?: number } = {};
     const srv = await startAgentHttp({
@@ -19,6 +19,9 @@ describe('agent http', () => {
     close = srv.close;
     const base = `http://127.0.0.1:${srv.port}`;
     expect(await (await fetch(`${base}/metrics`)).text()).toBe('dropwatch_up 1\n');
+    // Just started, no window yet: healthy (a liveness probe must not kill a slow first window).
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    t += 31_000;
     expect((await fetch(`${base}/healthz`)).status).toBe(503);
     seen.last = t;
     const ok = await fetch(`${base}/healthz`);

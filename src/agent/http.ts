@@ -27,6 +27,7 @@ export interface AgentHttpOptions {
 /** Starts the server; resolves with its address and a close function. */
 export async function startAgentHttp(opts: AgentHttpOptions): Promise<{ port: number; close(): Promise<void> }> {
   const now = opts.now ?? Date.now;
+  const startedAt = now();
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -43,7 +44,9 @@ export async function startAgentHttp(opts: AgentHttpOptions): Promise<{ port: nu
     if (url === '/healthz') {
       const h = opts.health();
       const age = h.lastWindowAt === undefined ? undefined : now() - h.lastWindowAt;
-      const ok = age !== undefined && age <= opts.staleAfterMs;
+      // Before the first window, the clock runs from the start: healthy until that window is overdue
+      // (a liveness probe must not kill an agent whose report interval is longer than its period).
+      const ok = (age ?? now() - startedAt) <= opts.staleAfterMs;
       const body = { ok, source: h.source, lastWindowAgeMs: age ?? null, pendingWrite: h.pendingWrite, lastError: h.lastError ?? null };
       res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body) + '\n');
       return;

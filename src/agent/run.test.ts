@@ -46,9 +46,10 @@ class FakeMonitor implements AgentMonitor {
   }
 }
 
-function harness(opts: { policies?: (PolicyInfo | undefined)[]; failWrites?: () => boolean; perWindow?: () => number; startMonitor?: (c: MonitorConfig) => Promise<AgentMonitor>; sources?: string } = {}) {
+function harness(opts: { policies?: (PolicyInfo | undefined)[]; failWrites?: () => boolean; perWindow?: () => number; startMonitor?: (c: MonitorConfig) => Promise<AgentMonitor>; sources?: string; metricsOnly?: boolean } = {}) {
   const clock = new FakeClock();
-  const config = parseAgentConfig({ policy: 'sensors', nodeName: 'node-a', reportInterval: '15s', heartbeatInterval: '60s', metricsBindAddress: '127.0.0.1:0', ...(opts.sources ? { sources: opts.sources } : {}) });
+  const identity = opts.metricsOnly === true ? { metricsOnly: true } : { policy: 'sensors', nodeName: 'node-a' };
+  const config = parseAgentConfig({ ...identity, reportInterval: '15s', heartbeatInterval: '60s', metricsBindAddress: '127.0.0.1:0', ...(opts.sources ? { sources: opts.sources } : {}) });
   const written: NodeReport[] = [];
   const lines: { msg: string; [k: string]: unknown }[] = [];
   const stream = new Writable({
@@ -61,19 +62,28 @@ function harness(opts: { policies?: (PolicyInfo | undefined)[]; failWrites?: () 
   let lastPolicy: PolicyInfo | undefined = policies[0];
   const monitor = new FakeMonitor(clock, opts.perWindow ?? (() => 10));
   const stop = new AbortController();
-  const done = runAgent({
-    config,
-    version: '0.1.0',
+  let port = 0;
+  let policyReads = 0;
+  const publish = {
+    policy: 'sensors',
+    nodeName: 'node-a',
     sink: {
-      async write(r) {
+      async write(r: NodeReport) {
         if (opts.failWrites?.()) throw new DwoError('DWO_E_API_UNAVAILABLE', 'connect ECONNREFUSED');
         written.push(r);
       },
     },
     readPolicy: async () => {
+      policyReads++;
       if (policies.length > 0) lastPolicy = policies.shift();
       return lastPolicy;
     },
+  };
+  const done = runAgent({
+    config,
+    version: '0.1.0',
+    ...(opts.metricsOnly === true ? {} : { publish }),
+    onListening: (p) => (port = p),
     logger: pino({ level: 'debug' }, stream),
     signal: stop.signal,
     clock,
@@ -86,12 +96,29 @@ function harness(opts: { policies?: (PolicyInfo | undefined)[]; failWrites?: () 
       await settle(10);
     }
   };
-  return { clock, written, lines, monitor, stop, done, windows };
+  return { clock, written, lines, monitor, stop, done, windows, port: () => port, policyReads: () => policyReads };
 }
 
 const drops = (r: NodeReport | undefined) => r?.status.totals?.drops ?? 0;
 
 describe('runAgent', () => {
+  it('metrics only: counts every window into /metrics, reads no policy, writes no report', async () => {
+    const h = harness({ metricsOnly: true });
+    await h.windows(3);
+    const body = await (await fetch(`http://127.0.0.1:${h.port()}/metrics`)).text();
+    // 3 windows of 10 drops each, all seen by the metrics (the fake monitor's drops are transport layer).
+    expect(body).toMatch(/^dropwatch_layer_drops_total\{layer="transport"\} 30$/m);
+    expect(body).not.toMatch(/^dropwatch_report_writes_total\{/m);
+    const health = await fetch(`http://127.0.0.1:${h.port()}/healthz`);
+    expect(health.status).toBe(200);
+    h.stop.abort();
+    await h.done;
+    expect(h.written).toEqual([]);
+    expect(h.policyReads()).toBe(0);
+    expect(h.monitor.closed).toBe(true);
+    expect(h.lines.at(-1)).toMatchObject({ msg: 'Agent stopped', mode: 'metrics-only', writes: 0 });
+  });
+
   it('writes the first window, heartbeats, logs one line per write, and flushes on shutdown', async () => {
     const h = harness();
     await h.windows(5); // first write at 15 s, then quiet until the 60 s heartbeat (at 75 s)

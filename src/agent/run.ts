@@ -28,11 +28,19 @@ export interface AgentMonitor {
   close(): Promise<void>;
 }
 
+/** Where and for whom the agent publishes its node report. */
+export interface PublishTarget {
+  readonly policy: string;
+  readonly nodeName: string;
+  readonly sink: ReportSink;
+  readonly readPolicy: PolicyReader;
+}
+
 export interface RunAgentOptions {
   readonly config: AgentConfig;
   readonly version: string;
-  readonly sink: ReportSink;
-  readonly readPolicy: PolicyReader;
+  /** Absent in metrics-only mode: no policy is read and no report written. */
+  readonly publish?: PublishTarget;
   readonly logger: Logger;
   /** Aborting it (SIGTERM/SIGINT in the CLI) stops the agent. */
   readonly signal: AbortSignal;
@@ -75,7 +83,8 @@ async function startWithFallback(
 export async function runAgent(opts: RunAgentOptions): Promise<void> {
   const { config, signal } = opts;
   const clock = opts.clock ?? systemClock;
-  const log = opts.logger.child({ policy: config.policy, node: config.nodeName });
+  const target = opts.publish;
+  const log = opts.logger.child(target === undefined ? { mode: 'metrics-only' } : { policy: target.policy, node: target.nodeName });
 
   // The policy's generation, read at start and again on every heartbeat. A getter, so the
   // publisher's reports always carry the latest value without being rebuilt.
@@ -84,8 +93,9 @@ export async function runAgent(opts: RunAgentOptions): Promise<void> {
   let lastPolicyRead = Number.NEGATIVE_INFINITY;
   const refreshPolicy = async (): Promise<void> => {
     lastPolicyRead = clock.now();
+    if (target === undefined) return;
     try {
-      const p = await opts.readPolicy();
+      const p = await target.readPolicy();
       if (p === undefined) {
         if (!policyMissing) log.warn('DropWatchPolicy not found; still measuring, report writes wait for it (the operator removes this agent when its policy is deleted)');
         policyMissing = true;
@@ -117,28 +127,31 @@ export async function runAgent(opts: RunAgentOptions): Promise<void> {
       lastError = undefined;
       metrics.reportWrites.inc({ result: 'success' });
       metrics.lastReportWrite.set(clock.now() / 1000);
-      const s = publisher.latest;
-      log.info({ report: publisher.name, reason: r.reason, windowSeconds: r.windowSeconds, writes, dropsPerSecond: s?.totals.dropsPerSecond }, 'Wrote DropWatchNodeReport');
+      const s = publisher?.latest;
+      log.info({ report: publisher?.name, reason: r.reason, windowSeconds: r.windowSeconds, writes, dropsPerSecond: s?.totals.dropsPerSecond }, 'Wrote DropWatchNodeReport');
     } else if (r.kind === 'failed') {
       lastError = `${r.error.code}: ${r.error.message}`;
       metrics.reportWrites.inc({ result: 'failure' });
-      log.warn({ report: publisher.name, code: r.error.code, err: r.error.message, retryInMs: r.retryInMs }, 'Writing DropWatchNodeReport failed; the window stays pending');
+      log.warn({ report: publisher?.name, code: r.error.code, err: r.error.message, retryInMs: r.retryInMs }, 'Writing DropWatchNodeReport failed; the window stays pending');
     }
   };
   const requestedSources: SourceName[] = [...config.sources];
-  const publisher = new Publisher(opts.sink, {
-    policy: config.policy,
-    nodeName: config.nodeName,
-    get policyGeneration() {
-      return generation;
-    },
-    agentVersion: opts.version,
-    heartbeatIntervalMs: config.heartbeatIntervalMs,
-    requestedSources,
-    maxSites: config.monitor.maxSites,
-    clock,
-    onResult,
-  });
+  const publisher =
+    target === undefined
+      ? undefined
+      : new Publisher(target.sink, {
+          policy: target.policy,
+          nodeName: target.nodeName,
+          get policyGeneration() {
+            return generation;
+          },
+          agentVersion: opts.version,
+          heartbeatIntervalMs: config.heartbeatIntervalMs,
+          requestedSources,
+          maxSites: config.monitor.maxSites,
+          clock,
+          onResult,
+        });
 
   let http: { port: number; close(): Promise<void> };
   try {
@@ -146,7 +159,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<void> {
       host: config.metrics.host,
       port: config.metrics.port,
       metrics: () => metrics.text(),
-      health: () => ({ lastWindowAt, pendingWrite: publisher.hasPending, lastError, source: source.kind }),
+      health: () => ({ lastWindowAt, pendingWrite: publisher?.hasPending ?? false, lastError, source: source.kind }),
       // Healthy while windows keep closing; a write failure alone does not make it unhealthy
       // (restarting the agent would not bring the API server back, and would lose the pending counts).
       staleAfterMs: 3 * config.reportIntervalMs + 5000,
@@ -180,7 +193,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<void> {
     try {
       const snap = await closeWindow();
       if (clock.now() - lastPolicyRead >= config.heartbeatIntervalMs) await refreshPolicy();
-      await publisher.offer(snap);
+      await publisher?.offer(snap);
     } catch (err) {
       // The monitor's snapshot does not throw in practice; keep the agent alive if it does.
       const e = toDwoError(err);
@@ -188,7 +201,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<void> {
     }
   }
 
-  log.info({ pending: publisher.hasPending }, 'Shutting down');
+  log.info({ pending: publisher?.hasPending ?? false }, 'Shutting down');
   // The last window is closed while the monitor still runs; then the tracefs instance goes, and
   // one bounded attempt writes whatever was not reported yet.
   let last: DropSnapshot | undefined;
@@ -202,6 +215,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<void> {
   const timedOut = Symbol('timeout');
   let timer: { cancel(): void } | undefined;
   const finalWrite = async (): Promise<void> => {
+    if (publisher === undefined) return;
     if (last !== undefined) await publisher.offer(last);
     if (publisher.hasPending) await publisher.flush();
   };

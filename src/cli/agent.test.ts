@@ -76,3 +76,30 @@ describe('agent flags', () => {
     expect((err as DwoError).message).toMatch(message);
   });
 });
+
+describe('agent --metrics-only', () => {
+  it('needs neither a policy nor a node name, and talks to no API server', () => {
+    const c = agentConfigFromFlags(parse(['agent', '--metrics-only', '--metrics-bind-address', ':9847']).values);
+    expect(c).toMatchObject({ metricsOnly: true, metrics: { host: '0.0.0.0', port: 9847 } });
+    expect(c.policy).toBeUndefined();
+    expect(c.kubeconfig).toBeUndefined();
+  });
+
+  it('refuses a policy or a kubeconfig next to it, naming both flags', () => {
+    const err = (args: string[]) => {
+      try {
+        agentConfigFromFlags(parse(args).values);
+      } catch (e) {
+        return e as DwoError;
+      }
+      throw new Error('accepted');
+    };
+    const a = err(['agent', '--metrics-only', '--policy', 'p', '--node-name', 'n']);
+    expect(a.code).toBe('DWO_E_USAGE');
+    expect(a.message).toMatch(/--metrics-only and --policy exclude each other/);
+    const b = err(['agent', '--metrics-only', '--kubeconfig', '/tmp/kc']);
+    expect(b.message).toMatch(/--metrics-only and --kubeconfig/);
+    // Without --metrics-only the policy stays required.
+    expect(err(['agent', '--node-name', 'n']).message).toMatch(/--policy is required/);
+  });
+});

@@ -4,7 +4,7 @@
 import { pino } from 'pino';
 import { parseAgentConfig, type AgentConfig } from '../config/agent.js';
 import { AGENT_FLAGS } from '../domain/daemonset-plan.js';
-import { runAgent } from '../agent/run.js';
+import { runAgent, type RunAgentOptions } from '../agent/run.js';
 import { createKubeClients } from '../k8s/client.js';
 import { KubeReportSink } from '../k8s/report-sink.js';
 import { DwoError } from '../runtime/errors.js';
@@ -19,15 +19,19 @@ export const AGENT_OPTIONS = {
   sources: { type: 'string' },
   kubeconfig: { type: 'string' },
   'metrics-bind-address': { type: 'string' },
+  'metrics-only': { type: 'boolean' },
 } as const;
 
 /** The usage line of the agent command. */
-export const AGENT_USAGE = `  dropwatch-operator agent --policy P --node-name N [options]   publish this node's report (run by the DaemonSet)`;
+export const AGENT_USAGE = `  dropwatch-operator agent --policy P --node-name N [options]   publish this node's report (run by the DaemonSet)
+  dropwatch-operator agent --metrics-only [options]              serve /metrics and /healthz only, no Kubernetes`;
 
 /** The agent's own options, for --help. */
 export const AGENT_HELP = `Agent options (D is a duration such as 500ms, 15s or 1m30s):
-  ${AGENT_FLAGS.policy} NAME          the DropWatchPolicy to report for (required)
-  ${AGENT_FLAGS.nodeName} NAME       this node's name (required; the DaemonSet passes spec.nodeName)
+  ${AGENT_FLAGS.policy} NAME          the DropWatchPolicy to report for (required unless --metrics-only)
+  ${AGENT_FLAGS.nodeName} NAME       this node's name (required unless --metrics-only; the DaemonSet passes spec.nodeName)
+  --metrics-only         no policy, no node report, no API server: /metrics and /healthz only
+                         (the daemonset/ kustomize base; Prometheus does the alerting)
   ${AGENT_FLAGS.samplingInterval} D  how often the kernel ring is drained (default 1s)
   ${AGENT_FLAGS.reportInterval} D    window length; a write is considered after each (default 15s)
   ${AGENT_FLAGS.heartbeatInterval} D longest gap between two report writes (default 60s)
@@ -64,6 +68,7 @@ export interface AgentFlagValues {
   readonly sources?: string | undefined;
   readonly kubeconfig?: string | undefined;
   readonly 'metrics-bind-address'?: string | undefined;
+  readonly 'metrics-only'?: boolean | undefined;
   readonly 'tracefs-root'?: string | undefined;
   readonly 'buffer-size-kb'?: string | undefined;
   readonly 'ignore-reason'?: string[] | undefined;
@@ -72,19 +77,31 @@ export interface AgentFlagValues {
 
 /** Validates the agent's flags once; DWO_E_USAGE for a missing required flag, DWO_E_CONFIG for a bad value. */
 export function agentConfigFromFlags(values: AgentFlagValues): AgentConfig {
-  if (values.policy === undefined || values.policy === '') {
+  const metricsOnly = values['metrics-only'] === true;
+  if (metricsOnly && values.policy !== undefined) {
+    throw new DwoError('DWO_E_USAGE', `--metrics-only and ${AGENT_FLAGS.policy} exclude each other: metrics-only mode writes no node report`, {
+      fix: `Drop ${AGENT_FLAGS.policy} to serve metrics only, or drop --metrics-only to publish the report for the policy.`,
+    });
+  }
+  if (metricsOnly && values.kubeconfig !== undefined) {
+    throw new DwoError('DWO_E_USAGE', '--metrics-only and --kubeconfig exclude each other: metrics-only mode does not talk to the API server', {
+      fix: 'Drop --kubeconfig (or drop --metrics-only to publish node reports).',
+    });
+  }
+  if (!metricsOnly && (values.policy === undefined || values.policy === '')) {
     throw new DwoError('DWO_E_USAGE', `${AGENT_FLAGS.policy} is required: the DropWatchPolicy this agent reports for`, {
       fix: `Pass ${AGENT_FLAGS.policy} <name>; the operator's DaemonSet sets it for you.`,
     });
   }
-  if (values['node-name'] === undefined || values['node-name'] === '') {
+  if (!metricsOnly && (values['node-name'] === undefined || values['node-name'] === '')) {
     throw new DwoError('DWO_E_USAGE', `${AGENT_FLAGS.nodeName} is required: the node this agent runs on`, {
       fix: `Pass ${AGENT_FLAGS.nodeName} <node>; in a pod, from the downward API (spec.nodeName), as the operator's DaemonSet does.`,
     });
   }
   const raw: Record<string, unknown> = {
-    policy: values.policy,
-    nodeName: values['node-name'],
+    metricsOnly,
+    ...(values.policy === undefined ? {} : { policy: values.policy }),
+    ...(values['node-name'] === undefined || values['node-name'] === '' ? {} : { nodeName: values['node-name'] }),
     ignoreReasons: values['ignore-reason'] ?? [],
     interfaces: values.interface ?? [],
   };
@@ -120,8 +137,12 @@ export function agentConfigFromFlags(values: AgentFlagValues): AgentConfig {
 export async function agentCommand(values: AgentFlagValues, version: string): Promise<void> {
   const config = agentConfigFromFlags(values);
   const logger = pino({ base: { component: 'dropwatch-agent', version } });
-  const clients = createKubeClients(config.kubeconfig === undefined ? { inCluster: true } : { kubeconfigPath: config.kubeconfig });
-  const sink = new KubeReportSink(clients, { policy: config.policy });
+  let publish: RunAgentOptions['publish'];
+  if (config.policy !== undefined && config.nodeName !== undefined) {
+    const clients = createKubeClients(config.kubeconfig === undefined ? { inCluster: true } : { kubeconfigPath: config.kubeconfig });
+    const sink = new KubeReportSink(clients, { policy: config.policy });
+    publish = { policy: config.policy, nodeName: config.nodeName, sink, readPolicy: () => sink.readPolicy() };
+  }
   const stop = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {
     logger.info({ signal: sig }, 'Signal received');
@@ -130,7 +151,7 @@ export async function agentCommand(values: AgentFlagValues, version: string): Pr
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   try {
-    await runAgent({ config, version, sink, readPolicy: () => sink.readPolicy(), logger, signal: stop.signal });
+    await runAgent({ config, version, ...(publish === undefined ? {} : { publish }), logger, signal: stop.signal });
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);

@@ -2,6 +2,7 @@
 // down. Called by the CLI entrypoint; nothing below it reads flags or the environment.
 import { z } from 'zod';
 import { parseDuration } from '../domain/evaluate.js';
+import { AGENT_METRICS_PORT } from '../domain/daemonset-plan.js';
 import { DwoError } from '../runtime/errors.js';
 
 const reasonName = z
@@ -53,7 +54,7 @@ export type AgentSource = (typeof AGENT_SOURCES)[number];
  * it at the node's address; loopback would make it unscrapable. 9847 is outside the ports the
  * kubelet, kube-proxy and node-exporter use (10250, 10249/10256, 9100).
  */
-export const DEFAULT_METRICS_BIND_ADDRESS = '0.0.0.0:9847';
+export const DEFAULT_METRICS_BIND_ADDRESS = `0.0.0.0:${AGENT_METRICS_PORT}`;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -111,10 +112,15 @@ const sourceList = z
 /** The agent's raw options (names as the CLI flags, camel-cased), validated and normalised. */
 export const AgentConfigSchema = z
   .object({
-    /** The DropWatchPolicy this agent reports for (a DNS label of at most 40 characters). */
-    policy: z.string().max(40).regex(DNS_LABEL, 'a policy name is a DNS label: lower-case letters, digits and "-"'),
-    /** This node's name (the DaemonSet passes spec.nodeName). */
-    nodeName: z.string().max(253).regex(DNS_SUBDOMAIN, 'a node name is a DNS subdomain: lower-case letters, digits, "-" and "."'),
+    /**
+     * Metrics only: no DropWatchPolicy, no node report, no API server; the agent serves /metrics
+     * and /healthz (the daemonset/ kustomize base runs it this way, without the operator).
+     */
+    metricsOnly: z.boolean().default(false),
+    /** The DropWatchPolicy this agent reports for (a DNS label of at most 40 characters); required unless metricsOnly. */
+    policy: z.string().max(40).regex(DNS_LABEL, 'a policy name is a DNS label: lower-case letters, digits and "-"').optional(),
+    /** This node's name (the DaemonSet passes spec.nodeName); required unless metricsOnly. */
+    nodeName: z.string().max(253).regex(DNS_SUBDOMAIN, 'a node name is a DNS subdomain: lower-case letters, digits, "-" and "."').optional(),
     /** How often the ring is drained (spec.samplingInterval). */
     samplingInterval: durationMs(100, 60_000, '1s'),
     /** Window length and how often a write is considered (spec.reportInterval). */
@@ -145,7 +151,14 @@ export const AgentConfigSchema = z
     if (v.heartbeatInterval < v.reportInterval) {
       ctx.addIssue({ code: 'custom', path: ['heartbeatInterval'], message: 'must be at least reportInterval' });
     }
-    if (v.policy.length + 1 + v.nodeName.length > 253) {
+    if (v.metricsOnly) {
+      if (v.policy !== undefined) ctx.addIssue({ code: 'custom', path: ['policy'], message: 'metrics-only mode writes no report, so it takes no policy; drop one of the two flags' });
+      if (v.kubeconfig !== undefined) ctx.addIssue({ code: 'custom', path: ['kubeconfig'], message: 'metrics-only mode does not talk to the API server; drop one of the two flags' });
+    } else {
+      if (v.policy === undefined) ctx.addIssue({ code: 'custom', path: ['policy'], message: 'required: the DropWatchPolicy this agent reports for (or run with metrics only)' });
+      if (v.nodeName === undefined) ctx.addIssue({ code: 'custom', path: ['nodeName'], message: 'required: the node this agent runs on' });
+    }
+    if (v.policy !== undefined && v.nodeName !== undefined && v.policy.length + 1 + v.nodeName.length > 253) {
       ctx.addIssue({ code: 'custom', path: ['nodeName'], message: 'too long: the report name <policy>.<node> must fit in 253 characters' });
     }
   })
@@ -163,8 +176,9 @@ export const AgentConfigSchema = z
       ...(v.tracefsRoot === undefined ? {} : { tracefsRoot: v.tracefsRoot }),
     };
     return {
-      policy: v.policy,
-      nodeName: v.nodeName,
+      metricsOnly: v.metricsOnly,
+      ...(v.policy === undefined ? {} : { policy: v.policy }),
+      ...(v.nodeName === undefined ? {} : { nodeName: v.nodeName }),
       samplingIntervalMs: v.samplingInterval,
       reportIntervalMs: v.reportInterval,
       heartbeatIntervalMs: v.heartbeatInterval,

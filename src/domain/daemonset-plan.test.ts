@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { DropWatchPolicySpec } from '../api/generated/types.js';
 import {
   AGENT_FLAGS,
+  AGENT_METRICS_PORT,
   agentArgs,
   agentDaemonSetName,
   boundedName,
@@ -222,6 +223,16 @@ describe('the rest of the manifest', () => {
     expect(container(m)).not.toHaveProperty('resources');
     expect(tpl.spec.serviceAccountName).toBe('dropwatch-agent');
     expect(tpl.spec).not.toHaveProperty('priorityClassName');
+  });
+
+  it('declares the metrics port by name and probes /healthz on it', () => {
+    const c = container(plan());
+    expect(c.ports).toEqual([{ name: 'metrics', containerPort: AGENT_METRICS_PORT, protocol: 'TCP' }]);
+    // The agent's default bind address serves that port (no flag in the args changes it).
+    expect(c.args.some((a) => a.startsWith('--metrics-bind-address'))).toBe(false);
+    for (const probe of [c.readinessProbe, c.livenessProbe]) expect(probe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+    // Liveness is slower to give up than readiness, so an agent is first marked unready, then restarted.
+    expect(c.livenessProbe.periodSeconds * c.livenessProbe.failureThreshold).toBeGreaterThan(c.readinessProbe.periodSeconds * c.readinessProbe.failureThreshold);
   });
 
   it('image, pull policy, resources and priority class from the spec', () => {

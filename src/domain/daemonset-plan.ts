@@ -129,7 +129,26 @@ export interface ContainerManifest {
   readonly securityContext: SecurityContextManifest;
   readonly volumeMounts: readonly { readonly name: string; readonly mountPath: string; readonly readOnly: boolean; readonly mountPropagation?: string }[];
   readonly resources?: { readonly requests?: Readonly<Record<string, string>>; readonly limits?: Readonly<Record<string, string>> };
+  readonly ports: readonly { readonly name: string; readonly containerPort: number; readonly protocol: 'TCP' }[];
+  readonly readinessProbe: ProbeManifest;
+  readonly livenessProbe: ProbeManifest;
 }
+
+/** An HTTP probe on a named container port. */
+export interface ProbeManifest {
+  readonly httpGet: { readonly path: string; readonly port: string };
+  readonly periodSeconds: number;
+  readonly timeoutSeconds: number;
+  readonly failureThreshold: number;
+}
+
+/**
+ * The agent's /metrics and /healthz port (the agent's default --metrics-bind-address is
+ * 0.0.0.0 on this port). Declared on the container so Prometheus' PodMonitor can select it by the
+ * name `metrics`; with hostNetwork it is also a host port, so the scheduler will not place a second
+ * agent (a second policy covering the same node) where it could not bind.
+ */
+export const AGENT_METRICS_PORT = 9847;
 
 /** The pod template's spec. */
 export interface PodSpecManifest {
@@ -379,6 +398,11 @@ export function planAgentDaemonSet(policy: PolicyForPlan, opts: AgentDaemonSetOp
       { name: 'tracefs', mountPath: TRACEFS_MOUNT_PATH, readOnly: false, mountPropagation: 'HostToContainer' },
     ],
     ...(Object.keys(resources).length > 0 ? { resources } : {}),
+    ports: [{ name: 'metrics', containerPort: AGENT_METRICS_PORT, protocol: 'TCP' }],
+    // /healthz answers 503 once no window has closed for 3 report intervals plus 5 s (the monitor is
+    // stuck); a failing API server alone keeps it 200, so a restart never throws away pending counts.
+    readinessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+    livenessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 4 },
   };
 
   const podSpec: PodSpecManifest = {

@@ -329,7 +329,9 @@ export function planPolicyStatus(input: PolicyStatusInput): DropWatchPolicyStatu
 
   const ds = input.daemonSet;
   const rolledOut = ds !== undefined && ds.upToDate && ds.updated >= ds.desired && ds.available >= ds.desired;
-  const unscheduled = ds === undefined ? 0 : Math.max(0, matching.length - ds.desired);
+  // Only counts from the DaemonSet controller about the current template mean anything: a DaemonSet
+  // it has not observed yet reports desired 0, which would call every node unscheduled.
+  const unscheduled = ds === undefined || !ds.upToDate ? 0 : Math.max(0, matching.length - ds.desired);
   const awaiting = Math.max(0, neverReported.length - unscheduled);
 
   // Degradations among fresh nodes.

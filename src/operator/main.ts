@@ -65,6 +65,8 @@ export async function runOperator(config: OperatorConfig, opts: { logger?: Logge
   let stopping: Promise<void> | undefined;
   /** Stops the current controller; chained so a new term never overlaps the old one. */
   let lifecycle: Promise<void> = Promise.resolve();
+  /** Aborted by stop(): a controller still waiting for its first lists (CRDs missing, API down) gives up. */
+  const shuttingDown = new AbortController();
 
   const elector = new LeaderElector({
     clients,
@@ -89,7 +91,7 @@ export async function runOperator(config: OperatorConfig, opts: { logger?: Logge
         });
         controller = c;
         try {
-          await c.start(signal);
+          await c.start(AbortSignal.any([signal, shuttingDown.signal]));
         } catch (err) {
           logger.error({ err: toDwoError(err).message }, 'Controller failed to start');
         }
@@ -118,6 +120,7 @@ export async function runOperator(config: OperatorConfig, opts: { logger?: Logge
   const stop = (stopOpts: { release?: boolean } = {}): Promise<void> => {
     stopping ??= (async () => {
       logger.info('Shutting down');
+      shuttingDown.abort();
       await lifecycle;
       const c = controller;
       controller = undefined;

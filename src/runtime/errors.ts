@@ -34,6 +34,8 @@ export const CATALOGUE = {
   DWO_E_API_UNAUTHORIZED: { kind: 'terminal', exitCode: 4, summary: 'The API server rejected the credentials (401 Unauthorized).', fix: 'Check the kubeconfig user, or that the pod\'s service account token is mounted and not expired.' },
   DWO_E_API_INVALID: { kind: 'terminal', exitCode: 4, summary: 'The API server rejected the request as invalid (400 or 422); the message carries its reason.', fix: 'Correct the field the message names; for a DropWatchPolicy see `kubectl explain dropwatchpolicy.spec`.' },
   DWO_E_API_NOT_FOUND: { kind: 'terminal', exitCode: 4, summary: 'The object does not exist (404 Not Found); reconcilers treat this as done.', fix: 'Nothing to do if the object was deleted. Otherwise check the name and namespace, and that the CRDs are installed (`kubectl get crd`).' },
+  DWO_E_CRDS_MISSING: { kind: 'terminal', exitCode: 4, summary: 'The dropwatch.dev CRDs (DropWatchPolicy, DropWatchNodeReport) are not installed in this cluster.', fix: 'Install them (`kubectl apply -f crds/`, or the Helm chart), or point --kubeconfig/--context at the cluster that runs dropwatch-operator.' },
+  DWO_E_REPORT_NOT_FOUND: { kind: 'terminal', exitCode: 4, summary: 'No DropWatchNodeReport exists for the named node (and policy, if one was given).', fix: 'List the nodes that report with `kubectl dropwatch nodes`; a node gets a report once a DropWatchPolicy selects it and its agent runs there.' },
   DWO_E_INTERNAL: { kind: 'terminal', exitCode: 70, summary: 'An unexpected internal error.', fix: 'Report it with the log output; the message has the details.' },
 } as const satisfies Record<string, CatalogueEntry>;
 
