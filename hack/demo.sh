@@ -186,6 +186,18 @@ kubectl describe dwp "$POLICY" | sed -n '/^Status:/,$p'
 step "kubectl describe node $HOST_NODE (conditions and events)"
 describe_node
 
+step "The kubectl plugin: kubectl dropwatch nodes, node $HOST_NODE, top"
+# kubectl finds plugins on PATH by name; a wrapper runs it with the project's pinned Node.
+mkdir -p "$STATE/bin"
+printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$(command -v node)" "$PWD/dist/cli/kubectl-dropwatch.js" > "$STATE/bin/kubectl-dropwatch"
+chmod +x "$STATE/bin/kubectl-dropwatch"
+export PATH=$STATE/bin:$PATH
+kubectl dropwatch nodes
+echo
+kubectl dropwatch node "$HOST_NODE" | sed -n '1,30p'
+echo
+kubectl dropwatch top -n 5
+
 step "The drops stop: the node recovers"
 kill "$flood_pid" 2>/dev/null || true
 t0=$(date +%s%N)
