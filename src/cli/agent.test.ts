@@ -23,7 +23,7 @@ const spec: DropWatchPolicySpec = {
   sources: { tracepoint: { enabled: true, bufferSizeKb: 4096 }, histTriggers: { enabled: false }, counters: { enabled: true } },
   ignoreReasons: ['OTHERHOST'],
   interfaces: ['ens1f0', 'ens1f1'],
-  agent: { securityMode: 'leastPrivilege' },
+  agent: { securityMode: 'leastPrivilege', metricsPort: 9847 },
 };
 
 describe('agent flags', () => {

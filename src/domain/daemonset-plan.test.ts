@@ -28,7 +28,7 @@ const spec = (over: Partial<DropWatchPolicySpec> = {}): DropWatchPolicySpec => (
   reportInterval: '15s',
   heartbeatInterval: '60s',
   sources: { tracepoint: { enabled: true, bufferSizeKb: 2048 }, histTriggers: { enabled: true }, counters: { enabled: true } },
-  agent: { securityMode: 'leastPrivilege' },
+  agent: { securityMode: 'leastPrivilege', metricsPort: 9847 },
   ...over,
 });
 const opts: AgentDaemonSetOptions = { namespace: 'dropwatch-system', defaultImage: 'ghcr.io/example/dropwatch:0.1.0', serviceAccount: 'dropwatch-agent', operatorVersion: '0.1.0+build.7' };
@@ -111,7 +111,7 @@ describe('agent arguments', () => {
         samplingInterval: '500ms',
         ignoreReasons: ['OTHERHOST', 'NO_SOCKET'],
         interfaces: ['ens1f0', 'ens1f1'],
-        agent: { securityMode: 'leastPrivilege', extraArgs: ['--log-level=debug'] },
+        agent: { securityMode: 'leastPrivilege', metricsPort: 9847, extraArgs: ['--log-level=debug'] },
       },
       [
         ...common.map((a) => (a === '1s' ? '500ms' : a)),
@@ -157,12 +157,12 @@ describe('security modes', () => {
   });
 
   it('privileged: privileged container, still a read-only root', () => {
-    const sc = container(plan(spec({ agent: { securityMode: 'privileged' } }))).securityContext;
+    const sc = container(plan(spec({ agent: { securityMode: 'privileged', metricsPort: 9847 } }))).securityContext;
     expect(sc).toEqual({ privileged: true, readOnlyRootFilesystem: true, runAsUser: 0, runAsGroup: 0, runAsNonRoot: false });
   });
 
   it.each(['leastPrivilege', 'privileged'] as const)('%s: host network and only the tracefs host path', (securityMode) => {
-    const m = plan(spec({ agent: { securityMode } }));
+    const m = plan(spec({ agent: { securityMode, metricsPort: 9847 } }));
     const pod = m.spec.template.spec;
     expect(pod.hostNetwork).toBe(true);
     expect(pod.dnsPolicy).toBe('ClusterFirstWithHostNet');
@@ -172,7 +172,7 @@ describe('security modes', () => {
   });
 
   it.each(['leastPrivilege', 'privileged'] as const)('%s: every privilege in the manifest has a written reason', (securityMode) => {
-    const m = plan(spec({ agent: { securityMode } }));
+    const m = plan(spec({ agent: { securityMode, metricsPort: 9847 } }));
     const pod = m.spec.template.spec;
     const privileges: string[] = [];
     for (const c of pod.containers) {
@@ -235,11 +235,20 @@ describe('the rest of the manifest', () => {
     expect(c.livenessProbe.periodSeconds * c.livenessProbe.failureThreshold).toBeGreaterThan(c.readinessProbe.periodSeconds * c.readinessProbe.failureThreshold);
   });
 
+  it('another metrics port: the container port and the agent flag follow it', () => {
+    const c = container(plan(spec({ agent: { securityMode: 'leastPrivilege', metricsPort: 19847 } })));
+    expect(c.ports).toEqual([{ name: 'metrics', containerPort: 19847, protocol: 'TCP' }]);
+    expect(c.args.slice(-2)).toEqual([AGENT_FLAGS.metricsBindAddress, '0.0.0.0:19847']);
+    // The probes name the port, so they follow too.
+    expect(c.livenessProbe.httpGet.port).toBe('metrics');
+  });
+
   it('image, pull policy, resources and priority class from the spec', () => {
     const m = plan(
       spec({
         agent: {
           securityMode: 'leastPrivilege',
+          metricsPort: 9847,
           image: 'registry.local/dw@sha256:abc',
           imagePullPolicy: 'IfNotPresent',
           resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },

@@ -86,6 +86,7 @@ export const AGENT_FLAGS = {
   ignoreReason: '--ignore-reason',
   /** Repeated once per interface. */
   interface: '--interface',
+  metricsBindAddress: '--metrics-bind-address',
 } as const;
 
 /** The agent subcommand (first argument; the image's entrypoint is the dropwatch-operator CLI). */
@@ -149,6 +150,11 @@ export interface ProbeManifest {
  * agent (a second policy covering the same node) where it could not bind.
  */
 export const AGENT_METRICS_PORT = 9847;
+
+/** The policy's agent metrics port (spec.agent.metricsPort, defaulted by the CRD). */
+export function agentMetricsPort(spec: DropWatchPolicySpec): number {
+  return spec.agent.metricsPort;
+}
 
 /** The pod template's spec. */
 export interface PodSpecManifest {
@@ -320,6 +326,9 @@ export function agentArgs(policyName: string, spec: DropWatchPolicySpec): string
   if (s.tracepoint.enabled || s.histTriggers.enabled) args.push(AGENT_FLAGS.bufferSizeKb, String(s.tracepoint.bufferSizeKb));
   for (const r of spec.ignoreReasons ?? []) args.push(AGENT_FLAGS.ignoreReason, r);
   for (const i of spec.interfaces ?? []) args.push(AGENT_FLAGS.interface, i);
+  // The agent's default bind address already uses AGENT_METRICS_PORT; say it only when it differs.
+  const port = agentMetricsPort(spec);
+  if (port !== AGENT_METRICS_PORT) args.push(AGENT_FLAGS.metricsBindAddress, `0.0.0.0:${port}`);
   args.push(...(spec.agent.extraArgs ?? []));
   return args;
 }
@@ -398,7 +407,7 @@ export function planAgentDaemonSet(policy: PolicyForPlan, opts: AgentDaemonSetOp
       { name: 'tracefs', mountPath: TRACEFS_MOUNT_PATH, readOnly: false, mountPropagation: 'HostToContainer' },
     ],
     ...(Object.keys(resources).length > 0 ? { resources } : {}),
-    ports: [{ name: 'metrics', containerPort: AGENT_METRICS_PORT, protocol: 'TCP' }],
+    ports: [{ name: 'metrics', containerPort: agentMetricsPort(spec), protocol: 'TCP' }],
     // /healthz answers 503 once no window has closed for 3 report intervals plus 5 s (the monitor is
     // stuck); a failing API server alone keeps it 200, so a restart never throws away pending counts.
     readinessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },

@@ -273,7 +273,7 @@ describe('defaults', () => {
         histTriggers: { enabled: true },
         counters: { enabled: true },
       },
-      agent: { securityMode: 'leastPrivilege' },
+      agent: { securityMode: 'leastPrivilege', metricsPort: 9847 },
       thresholds: [{ name: 'any', metric: 'dropsPerSecond', critical: 10, for: '1m' }],
     });
   });

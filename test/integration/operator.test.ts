@@ -321,6 +321,28 @@ describe('policy controller', () => {
     expect((await packetLoss(NODES.a))?.status).toBe('True');
   });
 
+  it('two agents on one node need two metrics ports: the scheduler says so, spec.agent.metricsPort fixes it', async () => {
+    interface PodList {
+      items: { metadata: { name: string }; spec: { nodeName?: string; containers: { ports?: { containerPort: number }[] }[] }; status: { phase: string; conditions?: { type: string; reason?: string; message?: string }[] } }[];
+    }
+    const podsOf = async (policy: string) => (await getJson<PodList>('pods', '-n', NS, '-l', `dropwatch.dev/policy=${policy}`)).items;
+    // Both agents use the host network and the default port 9847: the second cannot be placed on the
+    // node the first already runs on (the real scheduler's NodePorts filter).
+    const pending = await eventually('policy B\'s agent unschedulable', 30_000, async () => {
+      const p = (await podsOf(POLICY_B))[0];
+      const c = p?.status.conditions?.find((x) => x.type === 'PodScheduled');
+      return c?.reason === 'Unschedulable' ? c : undefined;
+    });
+    expect(pending.message).toMatch(/free ports/);
+    await cluster.kubectl(['patch', 'dwp', POLICY_B, '--type=merge', '-p', JSON.stringify({ spec: { agent: { metricsPort: 19847 } } })]);
+    const running = await eventually('policy B\'s agent running on the shared node', 30_000, async () => {
+      const p = (await podsOf(POLICY_B)).find((x) => x.spec.nodeName === NODES.a && x.status.phase === 'Running');
+      return p?.spec.containers[0]?.ports?.[0]?.containerPort === 19847 ? p : undefined;
+    });
+    expect(running.spec.nodeName).toBe(NODES.a);
+    expect((await podsOf(POLICY)).some((x) => x.spec.nodeName === NODES.a && x.status.phase === 'Running')).toBe(true);
+  });
+
   it('hands over to the standby when the leader dies, without repeating Events', async () => {
     const old = leader();
     expect(old?.identity).toBe('op-1');

@@ -114,7 +114,8 @@ export interface DropWatchPolicySpec {
    * rules: matchLabels and matchExpressions must all match. An empty selector ({}) matches every
    * node; it is allowed but must be written explicitly, so nobody watches the whole cluster by
    * accident. Example: {matchLabels: {dropwatch.dev/sensor: "span"}}. A node selected by two
-   * policies runs both agents and is listed in status.nodes.overlapping.
+   * policies runs both agents (give them different spec.agent.metricsPort) and is listed in
+   * status.nodes.overlapping.
    */
   readonly nodeSelector: NodeSelector;
   /**
@@ -202,7 +203,8 @@ export interface DropWatchPolicySpec {
  * rules: matchLabels and matchExpressions must all match. An empty selector ({}) matches every
  * node; it is allowed but must be written explicitly, so nobody watches the whole cluster by
  * accident. Example: {matchLabels: {dropwatch.dev/sensor: "span"}}. A node selected by two
- * policies runs both agents and is listed in status.nodes.overlapping.
+ * policies runs both agents (give them different spec.agent.metricsPort) and is listed in
+ * status.nodes.overlapping.
  */
 export interface NodeSelector {
   /**
@@ -498,6 +500,14 @@ export interface AgentSettings {
    * not evict its own monitor. Default: none.
    */
   readonly priorityClassName?: string;
+  /**
+   * Port of the agent's /metrics and /healthz on the node (the agent uses the host network, so
+   * this is a host port). Two policies that select the same node need different ports, or the
+   * second agent cannot be scheduled there. Default 9847.
+   *
+   * @defaultValue `9847`
+   */
+  readonly metricsPort: number;
   /**
    * Extra command-line flags for the agent, e.g. [--log-level=debug]. For debugging; each must
    * start with --. At most 16.
