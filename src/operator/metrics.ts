@@ -4,6 +4,7 @@
 import http from 'node:http';
 import { Counter, Histogram, Registry, Gauge } from 'prom-client';
 import type { ControllerHooks } from './controller.js';
+import { EventReasons } from '../domain/conditions.js';
 
 /** The operator's metric families. */
 export class OperatorMetrics {
@@ -21,6 +22,9 @@ export class OperatorMetrics {
     this.reconcileSeconds = new Histogram({ name: 'dropwatch_operator_reconcile_duration_seconds', help: 'Duration of policy reconciles.', registers, buckets: [0.005, 0.02, 0.1, 0.5, 2, 10] });
     this.statusWrites = new Counter({ name: 'dropwatch_operator_status_writes_total', help: 'DropWatchPolicy status writes.', labelNames: ['policy'], registers });
     this.events = new Counter({ name: 'dropwatch_operator_transitions_total', help: 'Threshold transitions recorded as Events (each on the Node and on the policy).', labelNames: ['reason', 'type'], registers });
+    // Every transition series exists from the start at 0: a labelled counter that first appears at 1
+    // shows no increase to rate() or increase(), so the first Event of a kind would be invisible.
+    for (const [reason, type] of TRANSITION_SERIES) this.events.inc({ reason, type }, 0);
     this.nodeConditionWrites = new Counter({ name: 'dropwatch_operator_node_condition_writes_total', help: 'PacketLoss condition applies and removals.', registers });
     this.leader = new Gauge({ name: 'dropwatch_operator_leader', help: '1 while this process holds the leader Lease.', registers });
   }
@@ -38,6 +42,14 @@ export class OperatorMetrics {
     };
   }
 }
+
+/** The (reason, type) pairs the controller's Events can have (src/operator/outputs.ts). */
+export const TRANSITION_SERIES: readonly (readonly [string, 'Warning' | 'Normal'])[] = [
+  [EventReasons.DropThresholdExceeded, 'Warning'],
+  [EventReasons.DropThresholdRecovered, 'Normal'],
+  [EventReasons.DropReportStale, 'Warning'],
+  [EventReasons.DropReportResumed, 'Normal'],
+];
 
 /** Serves /metrics, /healthz and /readyz on host:port; resolves once listening. */
 export async function serveMetrics(metrics: OperatorMetrics, bindAddress: string, ready: () => boolean): Promise<http.Server> {
