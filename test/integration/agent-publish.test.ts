@@ -104,7 +104,7 @@ describe('dropwatch-operator agent', () => {
       for (const l of lines) if (l.trim() !== '') logs.push(JSON.parse(l) as LogLine);
     });
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
     const writes = () => logs.filter((l) => l.msg === 'Wrote DropWatchNodeReport');
 
     try {

@@ -61,7 +61,7 @@ function start(name: string, args: readonly string[]): Proc {
   };
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => {
     file.end();
     resolve(code);
   }));

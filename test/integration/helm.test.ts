@@ -107,7 +107,7 @@ async function stopOperator(): Promise<number | null> {
   if (p === undefined) return null;
   operator = undefined;
   if (p.exitCode !== null || p.signalCode !== null) return p.exitCode;
-  const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
+  const exited = new Promise<number | null>((r) => p.once('close', (code) => r(code)));
   p.kill('SIGTERM');
   const timer = setTimeout(() => p.kill('SIGKILL'), 10_000);
   const code = await exited;

@@ -65,7 +65,7 @@ describe('read-only root filesystem', () => {
     let log = '';
     child.stdout.on('data', (d: Buffer) => (log += d.toString()));
     child.stderr.on('data', (d: Buffer) => (log += d.toString()));
-    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    const exited = new Promise<number | null>((r) => child.once('close', r));
     try {
       await eventually('the operator to lead and sync its caches', 30_000, () => (log.includes('Caches synced; controller running') ? true : undefined));
       const holder = await cluster.kubectl(['-n', NS, 'get', 'lease', 'dropwatch-operator', '-o', 'jsonpath={.spec.holderIdentity}']);
