@@ -136,7 +136,9 @@ export function agentConfigFromFlags(values: AgentFlagValues): AgentConfig {
 /** Runs the agent until SIGTERM or SIGINT; resolves after a clean shutdown. */
 export async function agentCommand(values: AgentFlagValues, version: string): Promise<void> {
   const config = agentConfigFromFlags(values);
-  const logger = pino({ base: { component: 'dropwatch-agent', version } });
+  // Synchronous writes to stdout: a handful of lines per minute, kept in order and never lost when
+  // the process exits (an asynchronous destination can reorder or drop its last lines at exit).
+  const logger = pino({ base: { component: 'dropwatch-agent', version } }, pino.destination({ fd: 1, sync: true }));
   let publish: RunAgentOptions['publish'];
   if (config.policy !== undefined && config.nodeName !== undefined) {
     const clients = createKubeClients(config.kubeconfig === undefined ? { inCluster: true } : { kubeconfigPath: config.kubeconfig });

@@ -51,7 +51,7 @@ export interface RunningOperator {
 /** Starts leader election; the controller runs while this process leads. */
 export async function runOperator(config: OperatorConfig, opts: { logger?: Logger; version: string }): Promise<RunningOperator> {
   const identity = config.identity ?? `${os.hostname()}-${randomBytes(4).toString('hex')}`;
-  const logger = (opts.logger ?? pino({ level: config.logLevel, base: { component: 'operator' } })).child({ identity });
+  const logger = (opts.logger ?? pino({ level: config.logLevel, base: { component: 'operator' } }, pino.destination({ fd: 1, sync: true }))).child({ identity });
   const clients = createKubeClients(config.kubeconfig === undefined ? { inCluster: true } : { kubeconfigPath: config.kubeconfig });
   const metrics = new OperatorMetrics();
   const recorder = new EventRecorder({

@@ -212,7 +212,7 @@ describe('dropwatch-operator agent', () => {
       child.kill('SIGTERM');
       expect(await exited, stderr).toBe(0);
       expect(ourInstances()).not.toContain(instance);
-      expect(logs.at(-1)?.msg).toBe('Agent stopped');
+      expect(logs.at(-1)?.msg, JSON.stringify(logs.slice(-5).map((l) => ({ msg: l.msg, time: l.time, reason: l['reason'], code: l['code'] })))).toBe('Agent stopped');
     } finally {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
