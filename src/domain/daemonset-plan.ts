@@ -151,11 +151,6 @@ export interface ProbeManifest {
  */
 export const AGENT_METRICS_PORT = 9847;
 
-/** The policy's agent metrics port (spec.agent.metricsPort, defaulted by the CRD). */
-export function agentMetricsPort(spec: DropWatchPolicySpec): number {
-  return spec.agent.metricsPort;
-}
-
 /** The pod template's spec. */
 export interface PodSpecManifest {
   readonly serviceAccountName: string;
@@ -327,7 +322,7 @@ export function agentArgs(policyName: string, spec: DropWatchPolicySpec): string
   for (const r of spec.ignoreReasons ?? []) args.push(AGENT_FLAGS.ignoreReason, r);
   for (const i of spec.interfaces ?? []) args.push(AGENT_FLAGS.interface, i);
   // The agent's default bind address already uses AGENT_METRICS_PORT; say it only when it differs.
-  const port = agentMetricsPort(spec);
+  const port = spec.agent.metricsPort;
   if (port !== AGENT_METRICS_PORT) args.push(AGENT_FLAGS.metricsBindAddress, `0.0.0.0:${port}`);
   args.push(...(spec.agent.extraArgs ?? []));
   return args;
@@ -407,7 +402,7 @@ export function planAgentDaemonSet(policy: PolicyForPlan, opts: AgentDaemonSetOp
       { name: 'tracefs', mountPath: TRACEFS_MOUNT_PATH, readOnly: false, mountPropagation: 'HostToContainer' },
     ],
     ...(Object.keys(resources).length > 0 ? { resources } : {}),
-    ports: [{ name: 'metrics', containerPort: agentMetricsPort(spec), protocol: 'TCP' }],
+    ports: [{ name: 'metrics', containerPort: spec.agent.metricsPort, protocol: 'TCP' }],
     // /healthz answers 503 once no window has closed for 3 report intervals plus 5 s (the monitor is
     // stuck); a failing API server alone keeps it 200, so a restart never throws away pending counts.
     readinessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },

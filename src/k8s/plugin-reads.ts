@@ -41,9 +41,9 @@ export function loadPluginKubeConfig(src: PluginKubeConfigSource): KubeConfig {
   }
   const [first, ...rest] = files;
   if (first === undefined) {
-    const kc = loadKubeConfig({ inCluster: true });
+    // Checked before loading: without a file, --context is the mistake worth naming.
     if (src.context !== undefined) throw new DwoError('DWO_E_KUBECONFIG', `--context ${src.context} needs a kubeconfig file; none was found (KUBECONFIG unset, no ~/.kube/config)`);
-    return kc;
+    return loadKubeConfig({ inCluster: true });
   }
   const kc = loadKubeConfig({ kubeconfigPath: first });
   for (const f of rest) {

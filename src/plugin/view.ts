@@ -4,7 +4,7 @@
 import type { DropLayer, DropSite, DropWatchNodeReport, DropWatchPolicySpec } from '../api/generated/types.js';
 import { classifyDrop } from '../domain/classify.js';
 import { NodeConditionType, PacketLossReasons } from '../domain/conditions.js';
-import { parseDuration } from '../domain/evaluate.js';
+import { staleAfterMs } from '../domain/evaluate.js';
 import { formatSite } from '../domain/policy-status.js';
 import { matchesSelector } from '../domain/selector.js';
 import { LAYERS } from '../domain/types.js';
@@ -84,13 +84,19 @@ export interface NodeRow {
 /** heartbeatInterval's default in the CRD, for reports whose policy cannot be read. */
 const DEFAULT_HEARTBEAT = '60s';
 
-/** How old a report may get before it is STALE: twice the heartbeat (as the operator decides). */
+/** How old a report may get before it is STALE: the operator's own rule (staleAfterMs), so both agree. */
 export function staleAfterMsFor(policy: PolicyInput | undefined): number {
   try {
-    return 2 * parseDuration(policy?.spec?.heartbeatInterval ?? DEFAULT_HEARTBEAT);
+    return staleAfterMs({ heartbeatInterval: policy?.spec?.heartbeatInterval ?? DEFAULT_HEARTBEAT });
   } catch {
-    return 2 * parseDuration(DEFAULT_HEARTBEAT);
+    return staleAfterMs({ heartbeatInterval: DEFAULT_HEARTBEAT });
   }
+}
+
+/** True when the report has no readable heartbeat or its last one is older than the policy allows. */
+function isStale(report: ReportInput, policy: PolicyInput | undefined, nowMs: number): boolean {
+  const hb = heartbeatMs(report);
+  return hb === undefined || nowMs - hb > staleAfterMsFor(policy);
 }
 
 /** A site's drops per second (the window's count over its length when the agent gave no rate). */
@@ -148,7 +154,6 @@ function judges(policy: PolicyInput | undefined): boolean {
 }
 
 function stateOf(report: ReportInput, policy: PolicyInput | undefined, cond: ConditionView | undefined, nowMs: number): NodeState {
-  const hb = heartbeatMs(report);
   const conditionState = (): NodeState | undefined => {
     if (cond === undefined || !judges(policy)) return undefined;
     if (cond.status === 'True') return cond.reason === PacketLossReasons.ThresholdCritical ? 'Critical' : 'Warning';
@@ -158,7 +163,7 @@ function stateOf(report: ReportInput, policy: PolicyInput | undefined, cond: Con
   const fromCondition = conditionState();
   // A breach outranks staleness: the node was losing packets when it last reported.
   if (fromCondition === 'Critical' || fromCondition === 'Warning') return fromCondition;
-  if (hb === undefined || nowMs - hb > staleAfterMsFor(policy)) return 'STALE';
+  if (isStale(report, policy, nowMs)) return 'STALE';
   return fromCondition ?? 'Reporting';
 }
 
@@ -275,8 +280,7 @@ export function fleetTopSites(input: ViewInput, opts: { policy?: string; limit?:
   const perNode = new Map<string, Map<string, SiteAcc>>();
   for (const r of input.reports) {
     if (opts.policy !== undefined && r.spec.policy !== opts.policy) continue;
-    const hb = heartbeatMs(r);
-    if (hb === undefined || nowMs - hb > staleAfterMsFor(policies.get(r.spec.policy))) {
+    if (isStale(r, policies.get(r.spec.policy), nowMs)) {
       stale++;
       continue;
     }
