@@ -2,6 +2,7 @@
 // run (idempotent; binaries come from the version-keyed cache), and runs kubectl against it.
 // Used by integration and e2e tests; never mocks the API server.
 import { execFile, execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -55,4 +56,24 @@ export async function runBin(name: string, args: readonly string[]): Promise<str
   const c = ensureCluster();
   const { stdout } = await execFileP(path.join(c.binDir, name), [...args], { env: { ...process.env, KUBECONFIG: c.kubeconfig } });
   return stdout;
+}
+
+/**
+ * Writes a kubeconfig (mode 0600) that reaches `c` with a bearer token instead of the admin's
+ * client certificate: same server and CA, user `user`. Returns `file`. For tests that act as a
+ * ServiceAccount (a token from `kubectl create token`).
+ */
+export function writeTokenKubeconfig(c: Cluster, file: string, user: string, token: string): string {
+  const admin = readFileSync(c.kubeconfig, 'utf8');
+  const server = /server: (\S+)/.exec(admin)?.[1] ?? '';
+  const ca = /certificate-authority: (\S+)/.exec(admin)?.[1] ?? '';
+  writeFileSync(file, JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'local', cluster: { server, 'certificate-authority': ca } }],
+    users: [{ name: user, user: { token } }],
+    contexts: [{ name: user, context: { cluster: 'local', user } }],
+    'current-context': user,
+  }), { mode: 0o600 });
+  return file;
 }

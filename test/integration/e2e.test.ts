@@ -7,12 +7,12 @@
 // duplicate Event; deleting the policy removes the DaemonSet, the reports and the conditions.
 // Needs root and `npx tsc -p tsconfig.build.json` first (it runs dist/).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKubeClients, type KubeClients } from '../../src/k8s/client.js';
-import { ensureCluster, repoRoot, type Cluster } from './cluster.js';
+import { ensureCluster, repoRoot, writeTokenKubeconfig, type Cluster } from './cluster.js';
 import { cliPath, closedUdpPort, ourInstances } from './helpers/kernel.js';
 import { eventually } from './helpers/wait.js';
 
@@ -268,18 +268,7 @@ describe('end to end: operator, real agent, replay agents, real kernel drops', (
     // The agent's credentials as its pod would have them: a token of dropwatch-agent bound to the
     // host's agent pod (and so to the host's Node), never the cluster admin.
     const token = (await cluster.kubectl(['create', 'token', 'dropwatch-agent', '-n', NS, '--bound-object-kind', 'Pod', '--bound-object-name', hostPod, '--duration', '10m'])).trim();
-    const admin = readFileSync(cluster.kubeconfig, 'utf8');
-    const server = /server: (\S+)/.exec(admin)?.[1] ?? '';
-    const ca = /certificate-authority: (\S+)/.exec(admin)?.[1] ?? '';
-    const agentKubeconfig = path.join(LOGS, 'agent-kubeconfig');
-    writeFileSync(agentKubeconfig, JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'local', cluster: { server, 'certificate-authority': ca } }],
-      users: [{ name: 'dropwatch-agent', user: { token } }],
-      contexts: [{ name: 'agent', context: { cluster: 'local', user: 'dropwatch-agent' } }],
-      'current-context': 'agent',
-    }), { mode: 0o600 });
+    const agentKubeconfig = writeTokenKubeconfig(cluster, path.join(LOGS, 'agent-kubeconfig'), 'dropwatch-agent', token);
     const whoami = JSON.parse(execFileSync(path.join(cluster.binDir, 'kubectl'), ['--kubeconfig', agentKubeconfig, 'auth', 'whoami', '-o', 'json'], { encoding: 'utf8' })) as {
       status: { userInfo: { username: string; extra?: Record<string, string[]> } };
     };

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { POLICY_LABEL } from '../../src/domain/daemonset-plan.js';
 import { callOptions, createKubeClients, kubeCall } from '../../src/k8s/client.js';
-import { ensureCluster, repoRoot, type Cluster } from './cluster.js';
+import { ensureCluster, repoRoot, writeTokenKubeconfig, type Cluster } from './cluster.js';
 import { eventually } from './helpers/wait.js';
 
 const NS = 'dwo-helm-test';
@@ -639,19 +639,7 @@ interface Rule {
 /** A kubeconfig with a 10-minute token of a ServiceAccount of the release (never the admin's). */
 async function tokenKubeconfig(sa: string, name: string): Promise<string> {
   const token = (await cluster.kubectl(['create', 'token', sa, '-n', NS, '--duration', '10m'])).trim();
-  const admin = readFileSync(cluster.kubeconfig, 'utf8');
-  const server = /server: (\S+)/.exec(admin)?.[1] ?? '';
-  const ca = /certificate-authority: (\S+)/.exec(admin)?.[1] ?? '';
-  const file = path.join(tmp, `${name}-kubeconfig`);
-  writeFileSync(file, JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'local', cluster: { server, 'certificate-authority': ca } }],
-    users: [{ name: sa, user: { token } }],
-    contexts: [{ name, context: { cluster: 'local', user: sa } }],
-    'current-context': name,
-  }), { mode: 0o600 });
-  return file;
+  return writeTokenKubeconfig(cluster, path.join(tmp, `${name}-kubeconfig`), sa, token);
 }
 
 /** The sensor's report as its agent would write it (server-side apply of object, then status). */

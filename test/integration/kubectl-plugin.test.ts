@@ -16,7 +16,7 @@ import { parseOperatorConfig } from '../../src/config/operator.js';
 import { toReportStatus } from '../../src/domain/report.js';
 import type { DropSnapshot } from '../../src/domain/snapshot.js';
 import { runOperator, type RunningOperator } from '../../src/operator/main.js';
-import { ensureCluster, repoRoot, type Cluster } from './cluster.js';
+import { ensureCluster, repoRoot, writeTokenKubeconfig, type Cluster } from './cluster.js';
 import { eventually } from './helpers/wait.js';
 
 const NS = 'dwo-plugin-test';
@@ -392,17 +392,7 @@ describe('kubectl dropwatch (through kubectl plugin discovery)', () => {
     // RBAC: a ServiceAccount with no grants is refused the reports.
     await cluster.kubectl(['create', 'serviceaccount', 'nobody', '-n', NS]);
     const token = (await cluster.kubectl(['create', 'token', 'nobody', '-n', NS, '--duration=10m'])).trim();
-    const server = /server: (\S+)/.exec(readFileSync(cluster.kubeconfig, 'utf8'))?.[1] ?? '';
-    const nobodyKc = path.join(tmp, 'nobody.kubeconfig');
-    writeFileSync(
-      nobodyKc,
-      JSON.stringify({
-        apiVersion: 'v1', kind: 'Config', 'current-context': 'nobody',
-        clusters: [{ name: 'c', cluster: { server, 'insecure-skip-tls-verify': true } }],
-        users: [{ name: 'nobody', user: { token } }],
-        contexts: [{ name: 'nobody', context: { cluster: 'c', user: 'nobody' } }],
-      }),
-    );
+    const nobodyKc = writeTokenKubeconfig(cluster, path.join(tmp, 'nobody.kubeconfig'), 'nobody', token);
     const forbidden = await kubectlPlugin(['dropwatch', 'nodes'], { KUBECONFIG: nobodyKc });
     expect(forbidden.code).toBe(4);
     expect(forbidden.stderr).toContain('error DWO_E_API_FORBIDDEN: list DropWatchNodeReports');
